@@ -1,0 +1,54 @@
+# postmix: every set-up step lives here, so a fresh machine needs only `make demo` or `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JARS   := .jars
+# Spark workers must run the same interpreter as the driver.
+export PYSPARK_PYTHON := $(abspath $(PY))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
+export POSTMIX_JARS_DIR := $(abspath $(JARS))
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: env demo test test-unit bench models clean-demo help
+
+help:
+	@echo "make demo   - create the environment (first run) and run the pipeline on the bundled demo data"
+	@echo "make test   - create the environment (first run) and run the tests"
+	@echo "make bench  - run the benchmarks (figures for docs/BENCHMARKS.md)"
+	@echo "make models - rebuild the default fastText models from ../shared/data"
+
+env: $(VENV)/.installed $(JARS)/.resolved
+
+# The virtual environment, rebuilt when the pins change. pip keeps its cache, so a rebuild is quick.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Delta Lake's jars, resolved from Maven Central once (never at run time). Only the delta and unitycatalog
+# artifacts are kept: everything else they depend on already ships inside pyspark.
+$(JARS)/.resolved: deploy/jars/pom.xml
+	rm -rf $(JARS) && mkdir -p $(JARS)
+	mvn -q -B -f deploy/jars/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	    -DincludeGroupIds=io.delta,io.unitycatalog -DoutputDirectory=$(abspath $(JARS))
+	touch $@
+
+demo: env
+	$(VENV)/bin/postmix demo --warehouse demo-warehouse
+
+test: env
+	$(PY) -m pytest tests -q
+
+test-unit: env
+	$(PY) -m pytest tests/unit -q
+
+bench: env
+	$(PY) tests/benchmarks/run_all.py --out docs/BENCHMARKS.md
+
+models: env
+	$(PY) -m postmix.annotate.defaults --data ../shared/data
+
+clean-demo:
+	rm -rf demo-warehouse

@@ -1,0 +1,72 @@
+"""The registry of `postmix` sub-commands. Adding a stage = one runner module + one entry here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from typing import Any, Callable
+
+from postmix.cli import Command, load_pipeline_config
+
+
+def print_outcome(stage: str, run_id: str, outcome) -> None:
+    """A short, human-readable summary on stdout (the same counters are stored in the runs table)."""
+    status = "skipped (already done)" if outcome.skipped else "done"
+    print(f"[{stage}] run {run_id}: {status}")
+    for key in sorted(outcome.counts):
+        print(f"  {key:<36} {outcome.counts[key]:>12,}")
+    if outcome.message and not outcome.skipped:
+        print(f"  {outcome.message}")
+
+
+def stage_command(name: str, help_text: str, runner: str,
+                  add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None,
+                  overrides: Callable[[argparse.Namespace], dict[str, Any]] = lambda a: {}) -> Command:
+    """A Spark stage: load config, build the session, run `runner` ("module:function"), print its outcome."""
+
+    def run(args: argparse.Namespace) -> int:
+        from postmix.spark.session import build_session
+
+        command = COMMANDS[name]
+        config = load_pipeline_config(args, command)
+        module, function = runner.split(":")
+        spark = build_session(config.spark)
+        outcome = getattr(importlib.import_module(module), function)(spark, config, force=args.force)
+        print_outcome(name, config.effective_run_id, outcome)
+        return 0
+
+    return Command(name, help_text, add_arguments, overrides, run)
+
+
+def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", action="append", default=[], metavar="NAME=PATH[:FORMAT]",
+                        help="an input source (file, folder or glob; local or URI), repeatable; "
+                             "replaces the config's sources")
+
+
+def _ingest_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"sources": list(args.source)} if args.source else {}
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="seed of the demo-data generator")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from postmix.demo_pipeline import run_demo
+
+    return run_demo(args, COMMANDS["demo"])
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def register(command: Command) -> None:
+    COMMANDS[command.name] = command
+
+
+register(stage_command("ingest", "read sources into the canonical samples table (+ rejects)",
+                       "postmix.spark.ingest:run_ingest", _ingest_arguments, _ingest_overrides))
+register(Command("demo", "generate the bundled demo data and run the pipeline on it", _demo_arguments,
+                 lambda a: {}, _run_demo))

@@ -1,0 +1,123 @@
+"""The pipeline configuration: one YAML file (or CLI flags) validated into typed, frozen parameters.
+
+Each top-level section maps onto the parameters dataclass its stage declares, so a stage's options live in one
+place (its own params module). Unknown keys are errors naming the key and the file; local input paths that do not
+exist are errors naming the path; relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from postmix.errors import ConfigError
+from postmix.ingest.params import IngestParams, SourceSpec
+from postmix.params import build_params, fingerprint
+from postmix.spark.params import SparkParams
+
+# Sections that do not change what a run computes, so they stay out of the run id.
+_NOT_IN_RUN_ID = ("spark", "run_id", "warehouse")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    warehouse: str = "warehouse"
+    run_id: str | None = None
+    spark: SparkParams = field(default_factory=SparkParams)
+    sources: tuple[SourceSpec, ...] = ()
+    ingest: IngestParams = field(default_factory=IngestParams)
+
+    @property
+    def effective_run_id(self) -> str:
+        """The given run id, or one derived from everything that changes the result (so reruns resume)."""
+        if self.run_id:
+            return self.run_id
+        parts = {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in _NOT_IN_RUN_ID}
+        return "run-" + fingerprint(parts)[:12]
+
+    def stage_fingerprint(self, stage: str) -> str:
+        """Fingerprint of one stage's parameters (ingest also depends on its sources)."""
+        if stage == "ingest":
+            return fingerprint(self.ingest, self.sources)
+        return fingerprint(getattr(self, stage))
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file not found: {file}")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`overrides` on top of `base`; nested mappings merge, everything else (lists too) replaces."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
+    """Read the YAML file (if any), apply CLI overrides, validate, resolve paths."""
+    data = read_yaml(path) if path else {}
+    origin = str(path) if path else "command line"
+    base_dir = Path(path).resolve().parent if path else Path.cwd()
+    data = deep_merge(data, overrides or {})
+    data["sources"] = [_source_mapping(s, origin) for s in data.get("sources") or []]
+    config = build_params(PipelineConfig, data, "", origin)
+    return resolve_paths(config, base_dir, origin)
+
+
+def _source_mapping(source: Any, origin: str) -> Any:
+    """A source may be written as a mapping or in the CLI's NAME=PATH[:FORMAT] form."""
+    if isinstance(source, str):
+        spec = SourceSpec.parse(source)
+        return {"name": spec.name, "path": spec.path, "format": spec.format}
+    if isinstance(source, SourceSpec):
+        return {"name": source.name, "path": source.path, "format": source.format}
+    return source
+
+
+def resolve_paths(config: PipelineConfig, base_dir: Path, origin: str) -> PipelineConfig:
+    names = [s.name for s in config.sources]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"{origin}: source name {duplicated[0]!r} is used more than once")
+    sources = tuple(replace(s, path=_resolve_input(s.path, base_dir, origin, s.name)) for s in config.sources)
+    return replace(config, sources=sources, warehouse=_resolve_local(config.warehouse, base_dir))
+
+
+def _has_scheme(path: str) -> bool:
+    return "://" in path
+
+
+def _resolve_local(path: str, base_dir: Path) -> str:
+    if _has_scheme(path) or os.path.isabs(path):
+        return path
+    return str((base_dir / path).resolve())
+
+
+def _resolve_input(path: str, base_dir: Path, origin: str, name: str) -> str:
+    resolved = _resolve_local(os.path.expanduser(path), base_dir)
+    if _has_scheme(resolved) or glob.has_magic(resolved):
+        return resolved  # remote paths and globs are checked when they are listed
+    if not os.path.exists(resolved):
+        raise ConfigError(f"{origin}: input path of source {name!r} does not exist: {resolved}")
+    return resolved

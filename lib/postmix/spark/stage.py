@@ -1,0 +1,89 @@
+"""Runs one stage with its bookkeeping: skip if already done, record running/succeeded/failed in `runs`,
+tag Delta commits with the run id, time it and sample peak memory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from postmix.errors import PostmixError
+from postmix.runinfo import PeakRss, code_version
+from postmix.storage.delta import commit_metadata, table_versions
+from postmix.storage.runs import RunRecord, params_json, previous_record, utcnow, write_record
+
+log = logging.getLogger("postmix.stage")
+
+
+@dataclass
+class StageOutcome:
+    """What a stage body reports back: counters and the tables it wrote."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    skipped: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    params: Any
+    params_fingerprint: str
+    inputs: tuple[str, ...]  # tables read (their versions are recorded)
+    input_fingerprint: str | None = None  # for file inputs; None: derived from input table versions
+
+
+def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
+              body: Callable[[], StageOutcome], force: bool = False) -> StageOutcome:
+    """Run `body` as stage `spec.name` of `run_id`, or skip it when the same work already succeeded."""
+    input_versions = table_versions(spark, warehouse, list(spec.inputs))
+    input_fp = spec.input_fingerprint or _versions_fingerprint(input_versions)
+    previous = previous_record(spark, warehouse, run_id, spec.name)
+    if not force and _already_done(previous, spec.params_fingerprint, input_fp):
+        counts = dict(previous.get("counts") or {})
+        log.info("%s: already done for run %s, skipped", spec.name, run_id)
+        return StageOutcome(counts=counts, skipped=True, message=f"{spec.name}: already done for {run_id}, skipped")
+    record = RunRecord(
+        run_id=run_id, stage=spec.name, status="running", attempt=int((previous or {}).get("attempt") or 0) + 1,
+        params_fingerprint=spec.params_fingerprint, input_fingerprint=input_fp, code_version=code_version(),
+        params=params_json(spec.params), started_at=utcnow(), input_versions=input_versions,
+    )
+    write_record(spark, warehouse, record)
+    started = time.perf_counter()
+    try:
+        with PeakRss() as memory, commit_metadata(spark, run_id, spec.name):
+            outcome = body()
+    except BaseException as exc:
+        record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
+        _finish(spark, warehouse, record, started, None)
+        raise
+    record.status = "succeeded"
+    record.counts = {k: int(v) for k, v in outcome.counts.items()}
+    record.output_versions = table_versions(spark, warehouse, outcome.outputs)
+    _finish(spark, warehouse, record, started, memory.peak_mb)
+    return outcome
+
+
+def _finish(spark, warehouse: str, record: RunRecord, started: float, peak_mb: float | None) -> None:
+    record.finished_at = utcnow()
+    record.duration_s = time.perf_counter() - started
+    record.peak_rss_mb = peak_mb
+    try:
+        write_record(spark, warehouse, record)
+    except PostmixError:
+        if record.status == "succeeded":
+            raise
+        log.exception("could not record the failure of %s/%s", record.run_id, record.stage)
+
+
+def _already_done(previous: dict | None, params_fp: str, input_fp: str) -> bool:
+    return bool(previous and previous["status"] == "succeeded"
+                and previous["params_fingerprint"] == params_fp and previous["input_fingerprint"] == input_fp)
+
+
+def _versions_fingerprint(versions: dict[str, int]) -> str:
+    from postmix.params import fingerprint
+
+    return fingerprint(versions)

@@ -1,0 +1,174 @@
+"""Delta reads and writes for every stage, through delta-spark.
+
+Every commit carries the run id and stage in its commit metadata (userMetadata). Writes are whole Delta commits,
+so a killed job leaves the previous version intact; merges on the table's declared keys make reruns idempotent.
+Concurrent writers are serialised by Delta's optimistic concurrency: a conflicting merge is retried (it is
+idempotent), and a conflict that persists becomes a StorageError.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from postmix.errors import SchemaError, StorageError
+from postmix.storage.schema import load_schema
+from postmix.storage.tables import table_path
+
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+CONFLICT_RETRIES = 5
+
+
+@contextmanager
+def commit_metadata(spark, run_id: str, stage: str) -> Iterator[None]:
+    """Tag every Delta commit made inside the block with the run id and stage."""
+    previous = spark.conf.get(USER_METADATA, None)
+    spark.conf.set(USER_METADATA, json.dumps({"run_id": run_id, "stage": stage}, sort_keys=True))
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(USER_METADATA)
+        else:
+            spark.conf.set(USER_METADATA, previous)
+
+
+def table_exists(spark, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def ensure_table(spark, warehouse: str, table: str) -> str:
+    """Create the table with its declared schema if it does not exist; return its path."""
+    from delta.tables import DeltaTable
+
+    from postmix.spark.schema import spark_schema
+
+    path = table_path(warehouse, table)
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            DeltaTable.createIfNotExists(spark).location(path).addColumns(spark_schema(table)).execute()
+            break
+        except Exception as exc:  # a concurrent creator won the race: the table now exists
+            if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                raise _storage_error(table, path, exc) from exc
+            time.sleep(0.5 * (attempt + 1))
+    check_table_schema(spark, path, table)
+    return path
+
+
+def check_table_schema(spark, path: str, table: str) -> None:
+    """The stored table must have the declared columns and types (a wrong location is caught here)."""
+    from postmix.spark.schema import spark_schema
+
+    stored = {f.name: f.dataType for f in spark.read.format("delta").load(path).schema.fields}
+    declared = {f.name: f.dataType for f in spark_schema(table).fields}
+    if stored != declared:
+        missing = sorted(set(declared) - set(stored))
+        extra = sorted(set(stored) - set(declared))
+        changed = sorted(n for n in set(stored) & set(declared) if stored[n] != declared[n])
+        raise SchemaError(
+            f"table {table!r} at {path} does not match schemas/{table}.json "
+            f"(missing {missing}, unexpected {extra}, different types {changed})"
+        )
+
+
+def conform(df, table: str):
+    """Select and cast the DataFrame's columns into the declared order and types (extra columns are an error)."""
+    from pyspark.sql import functions as F
+
+    from postmix.spark.schema import spark_schema
+
+    declared = spark_schema(table)
+    missing = [f.name for f in declared.fields if f.name not in df.columns]
+    extra = [c for c in df.columns if c not in declared.fieldNames()]
+    if missing or extra:
+        raise SchemaError(f"rows for table {table!r}: missing columns {missing}, unexpected columns {extra}")
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in declared.fields])
+
+
+def merge_rows(spark, df, warehouse: str, table: str, when_matched_update: dict[str, str] | None = None,
+               matched_condition: str | None = None) -> int:
+    """MERGE rows into the table on its declared keys: insert new keys, optionally update matched ones.
+
+    Returns the table version after the commit. Safe to retry and to rerun: the same rows give the same table.
+    """
+    from delta.tables import DeltaTable
+
+    path = ensure_table(spark, warehouse, table)
+    keys = load_schema(table).keys
+    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    rows = conform(df, table)
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), condition)
+            if when_matched_update:
+                merge = merge.whenMatchedUpdate(condition=matched_condition, set=when_matched_update)
+            merge.whenNotMatchedInsertAll().execute()
+            return current_version(spark, path)
+        except Exception as exc:
+            if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                raise _storage_error(table, path, exc) from exc
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def replace_slice(spark, df, warehouse: str, table: str, predicate: str) -> int:
+    """Atomically replace the rows matching `predicate` (e.g. one run's selection) with `df`."""
+    path = ensure_table(spark, warehouse, table)
+    rows = conform(df, table)
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
+            return current_version(spark, path)
+        except Exception as exc:
+            if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                raise _storage_error(table, path, exc) from exc
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def read_table(spark, warehouse: str, table: str, version: int | None = None):
+    path = table_path(warehouse, table)
+    if not table_exists(spark, path):
+        raise StorageError(f"table {table!r} does not exist at {path}: run the stage that writes it first")
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def current_version(spark, path: str) -> int | None:
+    from delta.tables import DeltaTable
+
+    if not table_exists(spark, path):
+        return None
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+
+
+def table_versions(spark, warehouse: str, tables: list[str]) -> dict[str, int]:
+    """Current version of each existing table (for provenance in the runs table)."""
+    versions = {}
+    for table in tables:
+        version = current_version(spark, table_path(warehouse, table))
+        if version is not None:
+            versions[table] = version
+    return versions
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = f"{type(exc).__name__}: {exc}"
+    return any(word in text for word in ("Concurrent", "conflict", "DELTA_CONCURRENT", "already exists",
+                                         "PROTOCOL_CHANGED", "MetadataChanged"))
+
+
+def _storage_error(table: str, path: str, exc: Exception) -> Exception:
+    if _is_conflict(exc):
+        return StorageError(
+            f"table {table!r} at {path}: another job kept committing conflicting changes; "
+            f"nothing was written by this attempt, rerun it ({type(exc).__name__})"
+        )
+    return exc

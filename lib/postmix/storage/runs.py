@@ -1,0 +1,81 @@
+"""The `runs` table: one row per (run_id, stage) saying what ran, on what, and how it ended.
+
+A stage marks itself `running` before it writes anything and `succeeded` (or `failed`) after, so a killed job
+is visible as a `running` row and the rerun of the same command (same run id) finds it, resumes, and overwrites it.
+A stage whose last attempt succeeded with the same parameter and input fingerprints is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from postmix.runinfo import redact_text
+from postmix.storage.delta import merge_rows, table_exists
+from postmix.storage.tables import table_path
+
+RUNS = "runs"
+_UPDATE_ALL = {c: f"s.`{c}`" for c in (
+    "status", "attempt", "params_fingerprint", "input_fingerprint", "code_version", "params", "input_versions",
+    "output_versions", "counts", "started_at", "finished_at", "duration_s", "peak_rss_mb", "error")}
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    stage: str
+    status: str
+    attempt: int
+    params_fingerprint: str
+    input_fingerprint: str | None
+    code_version: str
+    params: str
+    started_at: dt.datetime
+    input_versions: dict[str, int] = field(default_factory=dict)
+    output_versions: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    finished_at: dt.datetime | None = None
+    duration_s: float | None = None
+    peak_rss_mb: float | None = None
+    error: str | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def previous_record(spark, warehouse: str, run_id: str, stage: str) -> dict[str, Any] | None:
+    path = table_path(warehouse, RUNS)
+    if not table_exists(spark, path):
+        return None
+    rows = (spark.read.format("delta").load(path)
+            .where(f"run_id = '{_quote(run_id)}' AND stage = '{_quote(stage)}'").collect())
+    return rows[0].asDict(recursive=True) if rows else None
+
+
+def write_record(spark, warehouse: str, record: RunRecord) -> None:
+    from postmix.spark.schema import spark_schema
+
+    if record.error:
+        record.error = redact_text(record.error)[:4000]
+    df = spark.createDataFrame([record.as_row()], schema=spark_schema(RUNS))
+    merge_rows(spark, df, warehouse, RUNS, when_matched_update=_UPDATE_ALL)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def params_json(params: Any) -> str:
+    from postmix.params import to_plain
+    from postmix.runinfo import redact_mapping
+
+    plain = to_plain(params)
+    if isinstance(plain, dict):
+        plain = redact_mapping(plain)
+    return json.dumps(plain, sort_keys=True)
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
