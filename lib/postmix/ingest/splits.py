@@ -9,8 +9,8 @@ Decisions (docs/FORMATS.md repeats them):
     file among thousands must not stop a crawl), as is an empty file (`empty_file`) and a JSON-array file over
     json_array_max_bytes (`file_too_large`);
   - format: the spec's explicit format wins; otherwise the first detect_sample_rows objects decide. Any sampled object
-    whose keys fit two formats equally, sampled objects that fit no format, or an exact tie between formats -> InputError
-    naming the file and the fields seen. A file whose sample holds no JSON object at all gets format None: each of its
+    whose keys fit two formats equally, a sample where no object fits any format, or an exact tie between formats ->
+    InputError naming the file and the fields seen; otherwise the format most sampled objects fit wins. A file whose sample holds no JSON object at all gets format None: each of its
     rows becomes a reject. Objects that do not fit the file's format become `format_mismatch` rejects.
 """
 
@@ -24,7 +24,7 @@ from typing import Optional
 import pyarrow.fs as pafs
 
 from postmix.errors import InputError
-from postmix.formats.registry import AMBIGUOUS, best_format, get_format, matching_formats
+from postmix.formats.registry import AMBIGUOUS, FORMATS, best_format, get_format, matching_formats
 from postmix.ingest import fs
 from postmix.ingest import reasons as R
 from postmix.ingest.containers import item as C
@@ -35,6 +35,7 @@ from postmix.ingest.params import IngestParams, SourceSpec
 
 DATA_EXTENSIONS = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz", ".gz", ".parquet")
 PARQUET_MAGIC = b"PAR1"
+FORMAT_NAMES = tuple(FORMATS)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -284,10 +285,11 @@ def _decide_format(path: str, keysets: list[frozenset], declared: Optional[str])
                              f"{' and '.join(matching_formats(keys))} equally; declare one as NAME=PATH:FORMAT")
         votes[name] += 1
     seen = sorted(set().union(*keysets))[:30]
-    if None in votes:
-        raise InputError(f"{path}: unknown format, {votes[None]} of {len(keysets)} sampled records fit no format; "
-                         f"fields seen: {seen}; declare one as NAME=PATH:FORMAT")
-    ranked = votes.most_common()
+    fitting = Counter({name: n for name, n in votes.items() if name is not None})
+    if not fitting:
+        raise InputError(f"{path}: unknown format, none of the {len(keysets)} sampled records fits a known format "
+                         f"({', '.join(FORMAT_NAMES)}); fields seen: {seen}; declare one as NAME=PATH:FORMAT")
+    ranked = fitting.most_common()
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
         raise InputError(f"{path}: ambiguous format, the sampled records split evenly between "
                          f"{ranked[0][0]} and {ranked[1][0]}; fields seen: {seen}")
