@@ -24,6 +24,7 @@ from postmix.ingest.reasons import RowRejected
 ROLES = ("system", "user", "assistant")
 # Control characters that are never legitimate in chat text; \t \n \v \f \r are allowed.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _WHITESPACE_RE = re.compile(r"\s+")
 # How sample_id separates roles from content and messages from each other (characters that never survive
 # whitespace normalisation, so no two different conversations share a canonical text).
@@ -103,6 +104,8 @@ def _validate_message(index: int, message: dict, params: IngestParams) -> None:
         raise RowRejected(R.UNKNOWN_ROLE, f"message #{index} has role {role!r}")
     if not isinstance(content, str):
         raise RowRejected(R.WRONG_TYPE, f"message #{index} content must be a string, got {type_name(content)}")
+    if _SURROGATE_RE.search(content):  # lone surrogates from JSON escapes like "\ud800" cannot be stored as UTF-8
+        raise RowRejected(R.INVALID_UTF8, f"message #{index} ({role}) holds a lone surrogate code point")
     if not content.strip():
         raise RowRejected(R.EMPTY_TURN, f"message #{index} ({role}) is empty or whitespace-only")
     if len(content) > params.max_field_chars:

@@ -138,11 +138,6 @@ def reject_row(source: str, location: str, fmt: Optional[RecordFormat], reason: 
     }
 
 
-def file_reject_rows(split: FileSplit, params: IngestParams) -> list[dict]:
-    """The one reject row of a split planned as a file-level reject."""
-    return [reject_row(split.source, split.path, None, split.reason, split.detail, None, None)]
-
-
 def _split_items(split: FileSplit, params: IngestParams) -> Iterator[Item]:
     if split.reason is not None:
         yield Item(split.path, reason=split.reason, detail=split.detail)
