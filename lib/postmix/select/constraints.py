@@ -128,6 +128,18 @@ def check_feasibility(pool: SelectionPool, quotas: tuple[Quota, ...], resolved: 
         if total > resolved.budget:
             raise ConstraintError(f"floors on column {column!r} add up to {total:g} {unit}, more than the budget "
                                   f"of {resolved.budget:g}")
+        if resolved.in_tokens:
+            headroom = sum(_largest_member_cost(pool, column, value, mask) for c, value, limit in resolved.floors
+                           if c == column and limit > 0)
+            if total + headroom > resolved.budget:
+                raise ConstraintError(f"token floors on column {column!r} add up to {total:g} tokens; with one "
+                                      f"largest row of headroom per floored group ({headroom:g} tokens) that is "
+                                      f"more than the budget of {resolved.budget:g}")
+
+
+def _largest_member_cost(pool: SelectionPool, column: str, value: str, mask: np.ndarray) -> float:
+    members = (pool.groups[column] == value) & mask
+    return float(pool.costs[members].max()) if members.any() else 0.0
 
 
 def _check_known_group(pool: SelectionPool, quota: Quota) -> None:
@@ -171,16 +183,25 @@ class _ColumnState:
     codes: np.ndarray
     cap_left: np.ndarray
     deficit: np.ndarray
+    headroom: np.ndarray
     has_caps: bool
     has_floors: bool
+
+    def reserve(self, deficit: np.ndarray, headroom: np.ndarray) -> np.ndarray:
+        """Budget to keep for a group with this deficit: the deficit plus, in tokens, one row's worth of headroom."""
+        return np.where(deficit > 0, deficit + headroom, 0.0)
 
 
 @dataclass
 class ConstraintState:
     """What the selection may still take: budget left, room under each cap, deficit under each floor.
 
-    Eligibility only ever shrinks (budget and cap room fall; floor slack, remaining minus deficits, never grows),
-    so a candidate found ineligible can be dropped for good: lazy greedy relies on that.
+    `fits` (budget, caps, quality floor, duplicates, not yet taken) only ever shrinks, so a row that does not fit
+    can be dropped for good. The floor reservation keeps, per column, enough budget for every unmet floor after
+    the candidate is taken. With a sample budget that is the sum of deficits and only ever tightens; with a token
+    budget each unmet group also keeps headroom for its largest eligible row (rows are lumpy: without it the last
+    tokens of a floor might fit no row), and that headroom is released when the floor is met, so a row blocked
+    by the reservation may become eligible again: lazy greedy only skips it for the current step.
     """
 
     costs: np.ndarray
@@ -196,28 +217,46 @@ class ConstraintState:
             position = {name: i for i, name in enumerate(names.tolist())}
             cap_left = np.full(len(names), np.inf)
             deficit = np.zeros(len(names))
+            headroom = np.zeros(len(names))
             for c, value, limit in resolved.caps:
                 if c == column and value in position:
                     cap_left[position[value]] = limit
             for c, value, limit in resolved.floors:
-                if c == column and value in position:
+                if c == column and value in position and limit > 0:
                     deficit[position[value]] = limit
-            state.columns[column] = _ColumnState(codes.astype(np.int64), cap_left, deficit,
+                    members = (pool.groups[column] == value) & mask
+                    if resolved.in_tokens and members.any():
+                        headroom[position[value]] = float(state.costs[members].max())
+            state.columns[column] = _ColumnState(codes.astype(np.int64), cap_left, deficit, headroom,
                                                  bool(np.isfinite(cap_left).any()), bool(deficit.any()))
         return state
 
-    def eligible(self, candidates: np.ndarray) -> np.ndarray:
-        """Which candidates can be added now without breaking budget, caps or the floor reservation."""
+    def fits(self, candidates: np.ndarray) -> np.ndarray:
+        """Not taken, allowed, within the budget and under every cap (False stays False)."""
         cost = self.costs[candidates]
         ok = self.allowed[candidates] & (cost <= self.remaining)
         for column in self.columns.values():
-            codes = column.codes[candidates]
             if column.has_caps:
-                ok &= column.cap_left[codes] >= cost
-            if column.has_floors:
-                # keep enough budget for the unmet floors of this column after taking the candidate
-                reduction = np.minimum(cost, column.deficit[codes])
-                ok &= self.remaining - cost >= column.deficit.sum() - reduction
+                ok &= column.cap_left[column.codes[candidates]] >= cost
+        return ok
+
+    def keeps_floor_reserve(self, candidates: np.ndarray) -> np.ndarray:
+        """After taking the candidate, the budget left still covers every column's unmet floors."""
+        cost = self.costs[candidates]
+        ok = np.ones(len(candidates), dtype=bool)
+        for column in self.columns.values():
+            if not column.has_floors:
+                continue
+            codes = column.codes[candidates]
+            reserve = column.reserve(column.deficit, column.headroom)
+            own_after = column.reserve(np.maximum(column.deficit[codes] - cost, 0.0), column.headroom[codes])
+            ok &= self.remaining - cost >= reserve.sum() - reserve[codes] + own_after
+        return ok
+
+    def eligible(self, candidates: np.ndarray) -> np.ndarray:
+        """Which candidates can be added now without breaking budget, caps or the floor reservation."""
+        ok = self.fits(candidates)
+        ok[ok] = self.keeps_floor_reserve(candidates[ok])
         return ok
 
     def record(self, row: int) -> None:
@@ -228,6 +267,3 @@ class ConstraintState:
             code = column.codes[row]
             column.cap_left[code] -= cost
             column.deficit[code] = max(0.0, column.deficit[code] - cost)
-
-    def unmet_floors(self) -> bool:
-        return any(column.deficit.sum() > 0 for column in self.columns.values())

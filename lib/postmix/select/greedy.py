@@ -19,6 +19,7 @@ from postmix.select.constraints import ConstraintState
 from postmix.select.measure import progress_bar
 from postmix.select.objective import InformationObjective
 
+_FIRST_PROBE = 1
 _MAX_BATCH = 4096
 
 
@@ -61,10 +62,11 @@ def lazy_greedy(objective: InformationObjective, state: ConstraintState, id_rank
     faster on 100K rows)."""
     objective.init()
     everyone = np.arange(len(id_ranks))
-    alive = state.eligible(everyone)
+    alive = state.fits(everyone)
     bound = np.full(len(id_ranks), -np.inf)
     bound[alive] = _priorities(objective.gains(everyone[alive]), state.costs[alive], cost_scaled)
-    evaluated_at = np.zeros(len(id_ranks), dtype=np.int64)  # number of picks when the bound was computed
+    # number of picks when the bound was computed; -1 so that step 0 checks the floor reservation like any step
+    evaluated_at = np.full(len(id_ranks), -1, dtype=np.int64)
     cheapest = float(state.costs[alive].min()) if alive.any() else 0.0
     picks: list[int] = []
     with progress_bar(state.remaining, progress, "lazy greedy") as bar:
@@ -85,30 +87,52 @@ def lazy_greedy(objective: InformationObjective, state: ConstraintState, id_rank
 def _best_fresh_row(objective: InformationObjective, state: ConstraintState, id_ranks: np.ndarray,
                     alive: np.ndarray, bound: np.ndarray, evaluated_at: np.ndarray, current: int,
                     cost_scaled: bool) -> int:
-    """Re-evaluate what could win this step; return the winning row (-1 when nothing eligible is left)."""
+    """Re-evaluate what could win this step; return the winning row (-1 when nothing eligible is left).
+
+    Rows that no longer fit (budget, caps) are dropped for good (bound -inf); rows the floor reservation blocks
+    are hidden for this step only (bound -inf, restored before returning: it stays a valid bound)."""
     best = -np.inf
+    probe = _FIRST_PROBE
+    hidden_rows, hidden_bounds = [], []
     while True:
         if best == -np.inf:
-            stale = np.array([int(np.argmax(bound))]) if alive.any() else np.empty(0, dtype=np.int64)
+            # nothing fresh yet: evaluate the few highest bounds (more each round if all were blocked)
+            top = min(probe, len(bound))
+            if top == 1:
+                stale = np.array([int(np.argmax(bound))])
+            elif top < len(bound):
+                stale = np.argpartition(-bound, top - 1)[:top]
+            else:
+                stale = np.arange(len(bound))
+            stale = stale[bound[stale] > -np.inf]
+            probe *= 2
         else:
-            stale = np.flatnonzero((bound >= best) & (evaluated_at != current) & alive)
+            stale = np.flatnonzero((bound >= best) & (evaluated_at != current))
         if len(stale) == 0:
             break
         if len(stale) > _MAX_BATCH:
             stale = stale[np.argpartition(-bound[stale], _MAX_BATCH)[:_MAX_BATCH]]
-        eligible = state.eligible(stale)
-        dropped = stale[~eligible]  # ineligible now means ineligible for good
-        alive[dropped] = False
-        bound[dropped] = -np.inf
-        stale = stale[eligible]
+        fits = state.fits(stale)
+        alive[stale[~fits]] = False
+        bound[stale[~fits]] = -np.inf
+        stale = stale[fits]
+        reserved = state.keeps_floor_reserve(stale)
+        if not reserved.all():
+            hidden_rows.append(stale[~reserved])
+            hidden_bounds.append(bound[stale[~reserved]])
+            bound[stale[~reserved]] = -np.inf
+            stale = stale[reserved]
         if len(stale):
             bound[stale] = _priorities(objective.gains(stale), state.costs[stale], cost_scaled)
             evaluated_at[stale] = current
             best = max(best, float(bound[stale].max()))
-    if best == -np.inf:
-        return -1
-    tied = np.flatnonzero((bound == best) & alive)
-    return int(tied[np.argmin(id_ranks[tied])])
+    winner = -1
+    if best > -np.inf:
+        tied = np.flatnonzero((bound == best) & (evaluated_at == current))
+        winner = int(tied[np.argmin(id_ranks[tied])])
+    for rows, bounds in zip(hidden_rows, hidden_bounds):
+        bound[rows] = bounds
+    return winner
 
 
 def _priorities(gains: np.ndarray, costs: np.ndarray, cost_scaled: bool) -> np.ndarray:

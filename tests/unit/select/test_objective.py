@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from postmix.select.objective import ExpPhi, PowerPhi, build_objective, information_rows, propagation_matrix
+from postmix.select.params import SelectParams
+
+from helpers import dense_objective, random_instance, tiny_graph, tiny_pool
+
+
+def test_propagation_is_column_normalised_identity_plus_alpha_offdiagonal():
+    propagation = propagation_matrix(tiny_graph(), alpha=1.0).toarray()
+    expected_first_block = np.array([[2 / 3, 1 / 3], [1 / 3, 2 / 3]])
+    np.testing.assert_allclose(propagation[:2, :2], expected_first_block)
+    np.testing.assert_allclose(propagation.sum(axis=0), 1.0)
+    assert np.allclose(propagation_matrix(tiny_graph(), alpha=0.0).toarray(), np.eye(4))
+
+
+def test_information_rows_are_quality_weighted_and_sparse():
+    pool = tiny_pool()
+    rows = information_rows(pool, propagation_matrix(tiny_graph(), 1.0))
+    assert sp.isspmatrix_csr(rows) or isinstance(rows, sp.csr_matrix)
+    np.testing.assert_allclose(rows[1].toarray().ravel(), 0.5 * np.array([0, 0, 1 / 1.9, 0.9 / 1.9]))
+    # each label spreads over its 2-label block; the row with labels a and c has 4 non-zeros: 5 x 2 + 4
+    assert rows.nnz == 14
+
+
+def test_objective_matches_the_dense_formula():
+    pool, graph = tiny_pool(), tiny_graph()
+    objective = build_objective(pool, graph, SelectParams(budget=2))
+    for subset in ([], [0], [1, 3], [0, 1, 2, 3, 4, 5]):
+        assert objective.value_of(subset) == pytest.approx(dense_objective(pool, graph, subset), rel=1e-12)
+
+
+def test_gains_equal_objective_differences_over_random_states():
+    pool, graph = random_instance(3)
+    objective = build_objective(pool, graph, SelectParams(budget=5))
+    for row in (4, 17, 30):
+        objective.update(row)
+    gains = objective.gains(np.arange(len(pool)))
+    base = objective.value()
+    for candidate in (0, 5, 59):
+        expected = objective.value_of([4, 17, 30, candidate]) - base
+        assert gains[candidate] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_exp_phi_option_and_configurable_beta():
+    pool, graph = tiny_pool(), tiny_graph()
+    exp_objective = build_objective(pool, graph, SelectParams(budget=2, phi="exp", exp_a=2.0))
+    coverage = information_rows(pool, propagation_matrix(graph, 1.0))[[0, 1]].sum(axis=0).A1
+    assert exp_objective.value_of([0, 1]) == pytest.approx(np.sum(1 - np.exp(-2.0 * coverage)))
+    beta_objective = build_objective(pool, graph, SelectParams(budget=2, beta=0.5))
+    assert beta_objective.value_of([0, 1]) == pytest.approx(dense_objective(pool, graph, [0, 1], beta=0.5))
+
+
+def test_phi_derivatives():
+    x = np.array([0.0, 0.5, 2.0])
+    np.testing.assert_allclose(PowerPhi(0.8).derivative(x), 0.8 * (x + 1e-6) ** -0.2)
+    np.testing.assert_allclose(ExpPhi(1.5).derivative(x), 1.5 * np.exp(-1.5 * x))
