@@ -108,28 +108,56 @@ def group_supply(pool: SelectionPool, column: str, value: str, mask: np.ndarray,
     return float(unit_costs(pool, in_tokens)[members].sum())
 
 
+@dataclass(frozen=True)
+class GroupSupply:
+    """What the eligible pool holds, per quota group: enough to check feasibility without the pool itself (the
+    Spark path computes it with one aggregation)."""
+
+    known_values: dict  # column -> set of values present in the pool (before filters)
+    units: dict  # (column, value) -> eligible members in the budget unit (count or tokens)
+    largest_cost: dict  # (column, value) -> largest eligible member's tokens
+
+
+def pool_supply(pool: SelectionPool, quotas: tuple[Quota, ...], in_tokens: bool, mask: np.ndarray) -> GroupSupply:
+    known = {column: set(np.unique(values).tolist()) for column, values in pool.groups.items()
+             if column in {q.column for q in quotas}}
+    units, largest = {}, {}
+    for quota in quotas:
+        if quota.column not in pool.groups:
+            continue
+        members = (pool.groups[quota.column] == quota.value) & mask
+        units[(quota.column, quota.value)] = float(unit_costs(pool, in_tokens)[members].sum())
+        largest[(quota.column, quota.value)] = float(pool.costs[members].max()) if members.any() else 0.0
+    return GroupSupply(known, units, largest)
+
+
 def check_feasibility(pool: SelectionPool, quotas: tuple[Quota, ...], resolved: ResolvedQuotas,
                       mask: np.ndarray) -> None:
     """Refuse impossible constraints before any work, naming the quota at fault."""
+    check_supply(quotas, resolved, pool_supply(pool, quotas, resolved.in_tokens, mask), set(pool.groups))
+
+
+def check_supply(quotas: tuple[Quota, ...], resolved: ResolvedQuotas, supply: GroupSupply,
+                 columns: set) -> None:
     unit = "tokens" if resolved.in_tokens else "samples"
     for quota in quotas:
-        _check_known_group(pool, quota)
+        _check_known_group(quota, supply, columns)
     caps = {(column, value): limit for column, value, limit in resolved.caps}
     for column, value, limit in resolved.floors:
         if (column, value) in caps and caps[(column, value)] < limit:
             raise ConstraintError(f"quotas on {column}:{value}: cap {caps[(column, value)]:g} is below floor "
                                   f"{limit:g} {unit}")
-        supply = group_supply(pool, column, value, mask, resolved.in_tokens)
-        if supply < limit:
-            raise ConstraintError(f"quota {column}:{value}>=: floor of {limit:g} {unit} but only {supply:g} "
-                                  f"{unit} of that group pass the quality floor and duplicate filters")
+        if supply.units[(column, value)] < limit:
+            raise ConstraintError(f"quota {column}:{value}>=: floor of {limit:g} {unit} but only "
+                                  f"{supply.units[(column, value)]:g} {unit} of that group pass the quality floor "
+                                  "and duplicate filters")
     for column in sorted({column for column, _, _ in resolved.floors}):
         total = sum(limit for c, _, limit in resolved.floors if c == column)
         if total > resolved.budget:
             raise ConstraintError(f"floors on column {column!r} add up to {total:g} {unit}, more than the budget "
                                   f"of {resolved.budget:g}")
         if resolved.in_tokens:
-            headroom = sum(_largest_member_cost(pool, column, value, mask) for c, value, limit in resolved.floors
+            headroom = sum(supply.largest_cost[(c, value)] for c, value, limit in resolved.floors
                            if c == column and limit > 0)
             if total + headroom > resolved.budget:
                 raise ConstraintError(f"token floors on column {column!r} add up to {total:g} tokens; with one "
@@ -137,18 +165,13 @@ def check_feasibility(pool: SelectionPool, quotas: tuple[Quota, ...], resolved: 
                                       f"more than the budget of {resolved.budget:g}")
 
 
-def _largest_member_cost(pool: SelectionPool, column: str, value: str, mask: np.ndarray) -> float:
-    members = (pool.groups[column] == value) & mask
-    return float(pool.costs[members].max()) if members.any() else 0.0
-
-
-def _check_known_group(pool: SelectionPool, quota: Quota) -> None:
-    if quota.column not in pool.groups:
-        known = ", ".join(sorted(pool.groups)) or "none"
+def _check_known_group(quota: Quota, supply: GroupSupply, columns: set) -> None:
+    if quota.column not in columns:
+        known = ", ".join(sorted(columns)) or "none"
         raise ConstraintError(f"quota {quota.text}: no group column {quota.column!r} in the pool (columns: {known})")
-    values = pool.groups[quota.column]
-    if not np.any(values == quota.value):
-        known = sorted(set(values.tolist()))
+    values = supply.known_values[quota.column]
+    if quota.value not in values:
+        known = sorted(values)
         shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
         raise ConstraintError(f"quota {quota.text}: no sample has {quota.column} = {quota.value!r} "
                               f"(values: {shown})")

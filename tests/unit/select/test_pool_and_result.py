@@ -78,3 +78,20 @@ def test_progress_bar_goes_to_stderr_and_can_be_disabled(capsys):
     select(pool, graph, SelectParams(budget=5, progress=True))
     captured = capsys.readouterr()
     assert "lazy greedy" in captured.err and captured.out == ""
+
+
+def test_frame_and_npz_round_trips(tmp_path):
+    from postmix.select.frames import load_pool_npz, pool_from_frame, pool_to_frame, save_pool_npz
+
+    pool, graph = random_instance(9)
+    back = pool_from_frame(pool_to_frame(pool), pool.label_names, ("source", "task"))
+    assert (back.labels != pool.labels).nnz == 0
+    np.testing.assert_array_equal(back.sample_ids, pool.sample_ids)
+    np.testing.assert_array_equal(back.near_duplicate, pool.near_duplicate)
+    save_pool_npz(tmp_path / "pool.npz", pool, graph)
+    loaded, loaded_graph = load_pool_npz(tmp_path / "pool.npz")
+    params = SelectParams(budget=10, progress=False)
+    np.testing.assert_array_equal(select(loaded, loaded_graph, params).sample_id,
+                                  select(pool, graph, params).sample_id)
+    with pytest.raises(InputError, match="not found"):
+        load_pool_npz(tmp_path / "missing.npz")
