@@ -1,0 +1,36 @@
+"""Parameters of the semantic stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class SemanticParams:
+    """How semantic labels, the label graph and near-duplicates are made (see docs/SEMANTIC.md for the defaults).
+
+    k: number of k-means labels; None = default_k(pool rows), the rule in postmix.semantic.kmeans.
+    fit_sample_rows: at most this many vectors (a seeded sample) fit the centroids on the driver.
+    seed: seeds the fit sample, faiss's initialisation and every split; same seed and inputs -> same labels.
+    niter: k-means iterations.
+    faiss_threads: OpenMP threads for faiss (k-means, search); pinned so results never depend on the machine.
+    top_m: at most this many labels per sample; label_floor: a label beyond the first is kept only if its cosine
+        to the sample is >= this (the nearest label is always kept, so every valid sample has one).
+    graph_threshold: label-graph edges where cosine(label_i, label_j) >= this (calibrated for MiniLM).
+    include_task_labels: add the task categories' text embeddings as named labels in the graph.
+    dedup_threshold: cosine at or above which two samples of one cluster are near-duplicates.
+    max_cluster_rows: clusters larger than this are split (overlapping windows along their main axis) for dedup.
+    """
+
+    k: Optional[int] = None
+    fit_sample_rows: int = 200_000
+    seed: int = 0
+    niter: int = 20
+    faiss_threads: int = 1
+    top_m: int = 3
+    label_floor: float = 0.5
+    graph_threshold: float = 0.7
+    include_task_labels: bool = True
+    dedup_threshold: float = 0.95
+    max_cluster_rows: int = 20_000
