@@ -104,10 +104,20 @@ def mig_gradient_select(objective: InformationObjective, id_ranks: np.ndarray, s
                         progress: bool = False, max_steps: int | None = None) -> np.ndarray:
     """The MIG paper's sampler, done as its reference code does: a dense n x K float32 information matrix; each step
     the gradient g = phi'(coverage) as a dense K vector, scores = Xp @ g for every row, take the best eligible row,
-    coverage += its row. O(steps x n x K). Rows are laid out in sample_id order so argmax ties go to the smaller
-    sample_id. `max_steps` stops early (the benchmark extrapolates from it)."""
-    order = np.argsort(id_ranks)  # dense row j holds pool row order[j]
-    dense = objective.rows[order].toarray().astype(np.float32)
+    coverage += its row. O(steps x n x K). `max_steps` stops early (the benchmark extrapolates from it)."""
+    order, dense = dense_information(objective, id_ranks)
+    return gradient_steps(objective, order, dense, state, progress, max_steps)
+
+
+def dense_information(objective: InformationObjective, id_ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Xp as a dense float32 matrix with rows in sample_id order (dense row j is pool row order[j]), so that
+    argmax ties go to the smaller sample_id."""
+    order = np.argsort(id_ranks)
+    return order, objective.rows[order].astype(np.float32).toarray()
+
+
+def gradient_steps(objective: InformationObjective, order: np.ndarray, dense: np.ndarray, state: ConstraintState,
+                   progress: bool = False, max_steps: int | None = None) -> np.ndarray:
     coverage = np.zeros(dense.shape[1], dtype=np.float32)
     picks = []
     with progress_bar(state.remaining, progress, "mig-gradient") as bar:

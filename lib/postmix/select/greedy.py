@@ -89,50 +89,77 @@ def _best_fresh_row(objective: InformationObjective, state: ConstraintState, id_
                     cost_scaled: bool) -> int:
     """Re-evaluate what could win this step; return the winning row (-1 when nothing eligible is left).
 
-    Rows that no longer fit (budget, caps) are dropped for good (bound -inf); rows the floor reservation blocks
-    are hidden for this step only (bound -inf, restored before returning: it stays a valid bound)."""
-    best = -np.inf
+    First the highest bound(s) are evaluated to get a fresh best; then, in one scan, every stale row whose bound is
+    >= that best (a row below it cannot win or tie). Rows that no longer fit (budget, caps) are dropped for good
+    (bound -inf); rows the floor reservation blocks are hidden for this step only (restored before returning)."""
+    step = _Step(objective, state, alive, bound, evaluated_at, current, cost_scaled)
     probe = _FIRST_PROBE
-    hidden_rows, hidden_bounds = [], []
-    while True:
-        if best == -np.inf:
-            # nothing fresh yet: evaluate the few highest bounds (more each round if all were blocked)
-            top = min(probe, len(bound))
-            if top == 1:
-                stale = np.array([int(np.argmax(bound))])
-            elif top < len(bound):
-                stale = np.argpartition(-bound, top - 1)[:top]
-            else:
-                stale = np.arange(len(bound))
-            stale = stale[bound[stale] > -np.inf]
-            probe *= 2
-        else:
-            stale = np.flatnonzero((bound >= best) & (evaluated_at != current))
+    while step.best == -np.inf:
+        top = _highest(bound, probe)
+        if len(top) == 0:
+            break
+        step.evaluate(top)
+        probe *= 2
+    while step.best > -np.inf:
+        stale = np.flatnonzero(bound >= step.best)
+        stale = stale[evaluated_at[stale] != current]
         if len(stale) == 0:
             break
-        if len(stale) > _MAX_BATCH:
+        truncated = len(stale) > _MAX_BATCH
+        if truncated:
             stale = stale[np.argpartition(-bound[stale], _MAX_BATCH)[:_MAX_BATCH]]
-        fits = state.fits(stale)
-        alive[stale[~fits]] = False
-        bound[stale[~fits]] = -np.inf
-        stale = stale[fits]
-        reserved = state.keeps_floor_reserve(stale)
+        step.evaluate(stale)
+        if not truncated:
+            break  # every stale row left has a bound below the old best, hence below the new one
+    return step.finish(id_ranks)
+
+
+def _highest(bound: np.ndarray, count: int) -> np.ndarray:
+    """Rows of the `count` highest finite bounds (the argmax alone when count is 1)."""
+    if count == 1:
+        top = np.array([int(np.argmax(bound))])
+    elif count < len(bound):
+        top = np.argpartition(-bound, count - 1)[:count]
+    else:
+        top = np.arange(len(bound))
+    return top[bound[top] > -np.inf]
+
+
+class _Step:
+    """The bookkeeping of one lazy-greedy step: fresh rows, the best fresh priority, rows hidden for the step."""
+
+    def __init__(self, objective, state, alive, bound, evaluated_at, current, cost_scaled) -> None:
+        self.objective, self.state, self.alive, self.bound = objective, state, alive, bound
+        self.evaluated_at, self.current, self.cost_scaled = evaluated_at, current, cost_scaled
+        self.best = -np.inf
+        self.fresh: list[np.ndarray] = []
+        self.hidden: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def evaluate(self, rows: np.ndarray) -> None:
+        fits = self.state.fits(rows)
+        self.alive[rows[~fits]] = False
+        self.bound[rows[~fits]] = -np.inf
+        rows = rows[fits]
+        reserved = self.state.keeps_floor_reserve(rows)
         if not reserved.all():
-            hidden_rows.append(stale[~reserved])
-            hidden_bounds.append(bound[stale[~reserved]])
-            bound[stale[~reserved]] = -np.inf
-            stale = stale[reserved]
-        if len(stale):
-            bound[stale] = _priorities(objective.gains(stale), state.costs[stale], cost_scaled)
-            evaluated_at[stale] = current
-            best = max(best, float(bound[stale].max()))
-    winner = -1
-    if best > -np.inf:
-        tied = np.flatnonzero((bound == best) & (evaluated_at == current))
-        winner = int(tied[np.argmin(id_ranks[tied])])
-    for rows, bounds in zip(hidden_rows, hidden_bounds):
-        bound[rows] = bounds
-    return winner
+            self.hidden.append((rows[~reserved], self.bound[rows[~reserved]].copy()))
+            self.bound[rows[~reserved]] = -np.inf
+            rows = rows[reserved]
+        if len(rows):
+            self.bound[rows] = _priorities(self.objective.gains(rows), self.state.costs[rows], self.cost_scaled)
+            self.evaluated_at[rows] = self.current
+            self.fresh.append(rows)
+            self.best = max(self.best, float(self.bound[rows].max()))
+
+    def finish(self, id_ranks: np.ndarray) -> int:
+        winner = -1
+        if self.best > -np.inf:
+            fresh = np.concatenate(self.fresh)
+            tied = fresh[self.bound[fresh] == self.best]
+            winner = int(tied[np.argmin(id_ranks[tied])])
+        for rows, bounds in self.hidden:
+            self.bound[rows] = bounds
+        return winner
 
 
 def _priorities(gains: np.ndarray, costs: np.ndarray, cost_scaled: bool) -> np.ndarray:
