@@ -1,8 +1,8 @@
 """Semantic labels: spherical k-means fitted with faiss on a driver-side sample, assignment per batch.
 
 fit_centroids runs once on the driver over at most fit_sample_rows vectors; the (K, d) centroids are broadcast and
-assign_labels runs on each executor batch. Both pin faiss's thread count (SemanticParams.faiss_threads) so the
-result never depends on how many cores a machine happens to have.
+assign_labels runs on each executor batch. Both pin faiss's thread count (fit_threads, assign_threads) so a
+rerun on the same set-up gives the same bytes.
 """
 
 from __future__ import annotations
@@ -36,12 +36,15 @@ def default_k(n_rows: int) -> int:
     return int(max(2, min(k, n_rows // MIN_POINTS_PER_CENTROID)))
 
 
-def _pin_threads(params: SemanticParams) -> None:
+def _pin_threads(threads: int, name: str) -> None:
+    """faiss's OpenMP thread count; 0 means every core of this machine."""
+    import os
+
     import faiss
 
-    if params.faiss_threads < 1:
-        raise ConfigError(f"semantic.faiss_threads: {params.faiss_threads} must be >= 1")
-    faiss.omp_set_num_threads(params.faiss_threads)
+    if threads < 0:
+        raise ConfigError(f"semantic.{name}: {threads} must be >= 0 (0 = every core)")
+    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
 
 
 def _as_float32(vectors: np.ndarray, where: str) -> np.ndarray:
@@ -74,7 +77,7 @@ def fit_centroids(sample_vectors: np.ndarray, params: SemanticParams, k: int | N
     if not 1 <= n_clusters <= len(sample):
         raise ConfigError(f"semantic.k: {n_clusters} labels for {len(sample)} valid sample vectors (need 1..n)")
     sample = sample / np.linalg.norm(sample, axis=1, keepdims=True)
-    _pin_threads(params)
+    _pin_threads(params.fit_threads, "fit_threads")
     kmeans = faiss.Kmeans(
         sample.shape[1], n_clusters, niter=params.niter, seed=params.seed, spherical=True, verbose=False,
         # The sample is already drawn (seeded, above); faiss must not subsample it again.
@@ -115,7 +118,7 @@ def assign_labels(vectors: np.ndarray, centroids: np.ndarray, params: SemanticPa
     similarities = np.zeros((n, m), dtype=np.float32)
     ok = valid_rows(matrix)
     if ok.any():
-        _pin_threads(params)
+        _pin_threads(params.assign_threads, "assign_threads")
         index = faiss.IndexFlatIP(centroids.shape[1])
         index.add(centroids)
         rows = matrix[ok] / np.linalg.norm(matrix[ok], axis=1, keepdims=True)

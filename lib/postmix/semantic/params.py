@@ -14,7 +14,10 @@ class SemanticParams:
     fit_sample_rows: at most this many vectors (a seeded sample) fit the centroids on the driver.
     seed: seeds the fit sample, faiss's initialisation and every split; same seed and inputs -> same labels.
     niter: k-means iterations.
-    faiss_threads: OpenMP threads for faiss (k-means, search); pinned so results never depend on the machine.
+    fit_threads: OpenMP threads of the driver-side k-means fit; 0 = every core (centroids were found identical
+        for 1 and 2 threads; the tests check it).
+    assign_threads: OpenMP threads of faiss search in assign_labels; 1 by default, one per Spark task core.
+        Pinned because the thread count changes the last bits of the similarities (not the labels).
     top_m: at most this many labels per sample; label_floor: a label beyond the first is kept only if its cosine
         to the sample is >= this (the nearest label is always kept, so every valid sample has one).
     graph_threshold: label-graph edges where cosine(label_i, label_j) >= this (calibrated for MiniLM).
@@ -27,7 +30,8 @@ class SemanticParams:
     fit_sample_rows: int = 200_000
     seed: int = 0
     niter: int = 20
-    faiss_threads: int = 1
+    fit_threads: int = 0
+    assign_threads: int = 1
     top_m: int = 3
     label_floor: float = 0.5
     graph_threshold: float = 0.7

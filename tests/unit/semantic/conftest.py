@@ -1,0 +1,18 @@
+"""The real packaged MiniLM, loaded once for the embed and semantic unit tests of this process."""
+
+from __future__ import annotations
+
+import pytest
+
+from postmix.embed.encoder import Encoder, get_encoder
+from postmix.embed.params import EmbedParams
+
+
+@pytest.fixture(scope="session")
+def embed_params() -> EmbedParams:
+    return EmbedParams(batch_size=16, torch_threads=2, sort_window=64)
+
+
+@pytest.fixture(scope="session")
+def encoder(embed_params: EmbedParams) -> Encoder:
+    return get_encoder(embed_params)
