@@ -108,6 +108,7 @@ def merge_rows(spark, df, warehouse: str, table: str, when_matched_update: dict[
             if when_matched_update:
                 merge = merge.whenMatchedUpdate(condition=matched_condition, set=when_matched_update)
             merge.whenNotMatchedInsertAll().execute()
+            _after_commit(spark, table)
             return current_version(spark, path)
         except Exception as exc:
             if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
@@ -123,6 +124,7 @@ def replace_slice(spark, df, warehouse: str, table: str, predicate: str) -> int:
     for attempt in range(CONFLICT_RETRIES):
         try:
             rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
+            _after_commit(spark, table)
             return current_version(spark, path)
         except Exception as exc:
             if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
@@ -157,6 +159,14 @@ def table_versions(spark, warehouse: str, tables: list[str]) -> dict[str, int]:
         if version is not None:
             versions[table] = version
     return versions
+
+
+def _after_commit(spark, table: str) -> None:
+    from postmix.faults import crash_point_reached
+
+    tag = spark.conf.get(USER_METADATA, None)
+    stage = json.loads(tag)["stage"] if tag else ""
+    crash_point_reached(stage, table)
 
 
 def _is_conflict(exc: Exception) -> bool:
