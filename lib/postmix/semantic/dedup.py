@@ -3,7 +3,7 @@
 The Spark side groups the embeddings by cluster_id (the nearest label) and calls find_near_duplicates once per
 cluster, so no comparison ever crosses clusters and nothing is all-pairs over the pool. Inside a cluster, pairs with
 cosine >= threshold are found by blocked inner products (memory: block x window, never n x n), joined transitively
-by union-find, and each group keeps one member: the highest quality, ties and the no-quality case going to the
+(connected components of the pair graph, i.e. union-find), and each group keeps one member: the highest quality, ties and the no-quality case going to the
 smallest sample_id. A cluster above max_cluster_rows is compared in overlapping windows of max_cluster_rows rows
 along its main axis (top principal component), so work and memory stay bounded; pairs further apart than half a
 window along that axis are not compared (docs/SEMANTIC.md).
@@ -11,6 +11,7 @@ window along that axis are not compared (docs/SEMANTIC.md).
 
 from __future__ import annotations
 
+import functools
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -67,24 +68,13 @@ def comparison_windows(matrix: np.ndarray, max_rows: int) -> Iterator[np.ndarray
         yield order[start : start + max_rows]
 
 
-class _UnionFind:
-    """Disjoint sets over 0..n-1; the smaller index becomes the root, so the result does not depend on pair order."""
+def transitive_groups(n: int, firsts: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Group id per row: rows linked by any chain of pairs share one (connected components = union-find result)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def __init__(self, n: int) -> None:
-        self.parent = np.arange(n)
-
-    def find(self, i: int) -> int:
-        root = i
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[i] != root:
-            self.parent[i], i = root, self.parent[i]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+    links = coo_matrix((np.ones(len(firsts), dtype=np.int8), (firsts, seconds)), shape=(n, n))
+    return connected_components(links, directed=False)[1]
 
 
 def _keeper(members: np.ndarray, quality: np.ndarray | None) -> int:
@@ -96,6 +86,14 @@ def _keeper(members: np.ndarray, quality: np.ndarray | None) -> int:
     return int(best.min())
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, found once (finding them reads /proc, ~7 ms a call)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def find_near_duplicates(
     sample_ids: Sequence[str],
     vectors: np.ndarray,
@@ -103,13 +101,28 @@ def find_near_duplicates(
     threshold: float,
     max_cluster_rows: int,
     cluster_id: int = -1,
+    blas_threads: int = 1,
 ) -> pd.DataFrame:
     """Rows (sample_id, duplicate_of, similarity, cluster_id) for every member of one cluster that is dropped.
 
     similarity is the cosine to the kept member; through transitive links it can be below the threshold (each
     link is >= threshold). Rows with NaN or zero vectors are never duplicates. The result is sorted by sample_id and
-    does not depend on the input row order.
+    does not depend on the input row order. BLAS runs on blas_threads threads: a cluster's products are small,
+    and a multi-threaded BLAS on them spends its time waiting for its threads (measured 300x slower at 40 rows on
+    a busy 2-core machine); one thread is also what a Spark task owns.
     """
+    with _blas_controller().limit(limits=blas_threads, user_api="blas"):
+        return _find_near_duplicates(sample_ids, vectors, quality, threshold, max_cluster_rows, cluster_id)
+
+
+def _find_near_duplicates(
+    sample_ids: Sequence[str],
+    vectors: np.ndarray,
+    quality: Sequence[float] | None,
+    threshold: float,
+    max_cluster_rows: int,
+    cluster_id: int,
+) -> pd.DataFrame:
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(f"semantic.dedup_threshold: {threshold} is not a cosine in (0, 1]")
     if max_cluster_rows < 2:
@@ -129,17 +142,17 @@ def find_near_duplicates(
     if len(ids) < 2:
         return _empty_result()
 
-    sets = _UnionFind(len(ids))
+    firsts, seconds = [], []
     for window in comparison_windows(matrix, max_cluster_rows):
-        firsts, seconds = _pairs_within(matrix[window], threshold)
-        for a, b in zip(window[firsts], window[seconds]):
-            sets.union(int(a), int(b))
-    roots = np.array([sets.find(i) for i in range(len(ids))])
+        first, second = _pairs_within(matrix[window], threshold)
+        firsts.append(window[first])
+        seconds.append(window[second])
+    groups = transitive_groups(len(ids), np.concatenate(firsts), np.concatenate(seconds))
+    sizes = np.bincount(groups)
     records = []
-    for root in np.unique(roots):
-        members = np.flatnonzero(roots == root)
-        if len(members) < 2:
-            continue
+    in_groups = np.flatnonzero(sizes[groups] > 1)
+    for group in np.unique(groups[in_groups]):
+        members = in_groups[groups[in_groups] == group]
         kept = _keeper(members, scores)
         for member in members[members != kept]:
             records.append((ids[member], ids[kept], float(matrix[member] @ matrix[kept]), cluster_id))
@@ -164,4 +177,5 @@ def near_duplicates_frame(pdf: pd.DataFrame, params: SemanticParams, dim: int) -
     return find_near_duplicates(
         pdf["sample_id"].to_numpy()[batch.valid], batch.matrix, quality,
         params.dedup_threshold, params.max_cluster_rows, int(clusters[0]) if len(clusters) else -1,
+        params.dedup_threads,
     )

@@ -24,6 +24,7 @@ class SemanticParams:
     include_task_labels: add the task categories' text embeddings as named labels in the graph.
     dedup_threshold: cosine at or above which two samples of one cluster are near-duplicates.
     max_cluster_rows: clusters larger than this are split (overlapping windows along their main axis) for dedup.
+    dedup_threads: BLAS threads of the within-cluster products (1 = one Spark task core).
     """
 
     k: Optional[int] = None
@@ -38,3 +39,4 @@ class SemanticParams:
     include_task_labels: bool = True
     dedup_threshold: float = 0.95
     max_cluster_rows: int = 20_000
+    dedup_threads: int = 1
