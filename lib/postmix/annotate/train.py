@@ -112,23 +112,35 @@ def _check_parts(parts: dict[str, list[Example]], kind: str) -> None:
 
 
 def _fit_quantized(train: Sequence[Example], params: TrainParams, model_path: Path):
-    """fastText supervised on one thread with a fixed seed (bit-for-bit reproducible), then quantized."""
+    """fastText supervised on one thread with a fixed seed, then quantized (no retraining: see below)."""
     with tempfile.TemporaryDirectory(prefix="postmix-train-") as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("".join(f"{encode_label(e.label)} {e.text}\n" for e in train), encoding="utf-8")
+        model = _train_supervised(train_file, params)
+        # Quantize without retrain: retraining is a second fastText run, with the sporadic failures described in
+        # _train_supervised, and it made the output bytes vary between runs.
+        model.quantize(cutoff=params.quantize_cutoff, qnorm=True, retrain=False)
+        model.save_model(str(model_path))
+    return fasttext.load_model(str(model_path))
+
+
+# fasttext-numpy2 0.10.4 sometimes aborts a run with "Encountered NaN." for inputs and settings that succeed on the
+# next try; every successful run with the same seed gives the same bytes, so a retry changes nothing but luck.
+NAN_ATTEMPTS = 5
+
+
+def _train_supervised(train_file: Path, params: TrainParams):
+    for attempt in range(1, NAN_ATTEMPTS + 1):
         try:
-            model = fasttext.train_supervised(
+            return fasttext.train_supervised(
                 input=str(train_file), epoch=params.epoch, lr=params.lr, dim=params.dim,
                 wordNgrams=params.word_ngrams, minCount=params.min_count, bucket=params.bucket, seed=params.seed,
                 thread=1, verbose=0, loss=params.loss)
         except RuntimeError as err:
-            # fastText (fasttext-numpy2 0.10.4) diverges to NaN for some softmax settings; the fix is a setting.
-            raise ConfigError(f"train: fastText failed ({err}) with {params}; try loss='ova', another dim or "
-                              "bucket, or a lower lr") from err
-        model.quantize(input=str(train_file), retrain=True, cutoff=params.quantize_cutoff, qnorm=True, thread=1,
-                       verbose=0)
-        model.save_model(str(model_path))
-    return fasttext.load_model(str(model_path))
+            if "NaN" not in str(err) or attempt == NAN_ATTEMPTS:
+                raise ConfigError(f"train: fastText failed ({err}) after {attempt} attempts with {params}; try "
+                                  "another lr, dim or bucket") from err
+    raise AssertionError("unreachable")
 
 
 def predict_probabilities(model, examples: Sequence[Example], labels: Sequence[str]) -> np.ndarray:

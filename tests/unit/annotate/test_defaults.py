@@ -1,0 +1,51 @@
+"""The shipped default models: small, documented, and their cards' numbers reproducible from the shared data."""
+
+import json
+
+import fasttext
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from postmix.annotate import defaults
+from postmix.annotate.labelled import decode_label, split_part, to_examples
+from postmix.annotate.models import DEFAULT_QUALITY_MODEL, DEFAULT_TASK_MODEL, file_sha256
+from postmix.annotate.taxonomy import MAGPIE_CATEGORIES, RULE_SUPERVISED
+
+
+def _card(model_path):
+    return json.loads(model_path.with_suffix(".card.json").read_text())
+
+
+@pytest.mark.parametrize("path", [DEFAULT_TASK_MODEL, DEFAULT_QUALITY_MODEL])
+def test_shipped_models_are_small_and_match_their_cards(path):
+    assert path.stat().st_size <= 3 * 1024 * 1024
+    card = _card(path)
+    assert card["model_sha256"] == file_sha256(path)
+    assert card["command"].startswith("PYTHONPATH=lib python -m postmix.annotate.defaults")
+    assert path.with_suffix(".card.md").is_file()
+
+
+def test_task_card_names_the_vocabulary_and_the_rule_supervised_classes():
+    card = _card(DEFAULT_TASK_MODEL)
+    assert set(card["labels"]) <= set(MAGPIE_CATEGORIES)
+    assert card["data"]["recipe"]["rule_supervised_classes"] == list(RULE_SUPERVISED)
+    assert card["supervision_counts"]["Math"] == {"rule": sum(card["label_counts"][p].get("Math", 0)
+                                                              for p in card["label_counts"])}
+
+
+def test_task_card_accuracy_is_recomputed_from_the_data_recipe(shared_data_dir):
+    card = _card(DEFAULT_TASK_MODEL)
+    params = defaults.TASK_PARAMS
+    test = [e for e in to_examples(defaults.task_rows(shared_data_dir), "task", 0.5, params.max_chars)
+            if split_part(e.split_key, params.split_salt, params.test_fraction, 0.0) == "test"]
+    model = fasttext.load_model(str(DEFAULT_TASK_MODEL))
+    predicted = [decode_label(ls[0]) for ls in model.predict([e.text for e in test], k=1)[0]]
+    truth = [e.label for e in test]
+    human = [i for i, e in enumerate(test) if e.supervision == "human"]
+    assert card["metrics"]["accuracy"] == pytest.approx(accuracy_score(truth, predicted), abs=1e-6)
+    human_truth, human_pred = [truth[i] for i in human], [predicted[i] for i in human]
+    assert card["metrics"]["by_supervision"]["human"]["accuracy"] == pytest.approx(
+        accuracy_score(human_truth, human_pred), abs=1e-6)
+    present = sorted(set(human_truth))
+    assert card["metrics"]["by_supervision"]["human"]["macro_f1"] == pytest.approx(
+        f1_score(human_truth, human_pred, labels=present, average="macro", zero_division=0), abs=1e-6)
