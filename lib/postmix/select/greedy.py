@@ -1,8 +1,8 @@
 """Exact greedy maximisation of the information objective under the selection constraints.
 
 `naive_greedy` re-evaluates every eligible candidate at every step (the reference, used by tests).
-`lazy_greedy` is CELF: a max-heap of stale gains that are upper bounds by submodularity; only the top is
-re-evaluated. Priorities tie on sample_id rank, so both return the same picks with the same gains.
+`lazy_greedy` is CELF: stale gains are upper bounds by submodularity, so only rows whose bound could still
+win are re-evaluated. Priorities tie on sample_id rank, so both return the same picks with the same gains.
 
 With a token budget, `better_of_cost_aware` runs greedy on gain/cost and greedy on gain (taking only rows that
 still fit) and keeps the better: the cost-effective/unit-cost better-of of Leskovec et al. (CELF, KDD 2007),
@@ -58,8 +58,8 @@ def lazy_greedy(objective: InformationObjective, state: ConstraintState, id_rank
     evaluates the row with the highest bound, then every stale row whose bound is >= the best fresh priority
     (in vectorised batches, highest bounds first), and picks the best fresh row, smaller sample_id on ties.
     This is the classic heap-based CELF with the heap replaced by numpy scans: the same evaluations are skipped,
-    but a step costs a few O(n) vector passes instead of hundreds of Python heap operations (measured ~4x
-    faster on 100K rows)."""
+    but a step costs a few O(n) vector passes instead of hundreds of Python heap operations (measured ~3x
+    faster than a heapq version on 100K rows x 2K labels, budget 1K)."""
     objective.init()
     everyone = np.arange(len(id_ranks))
     alive = state.fits(everyone)
