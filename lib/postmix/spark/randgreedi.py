@@ -17,8 +17,7 @@ import pandas as pd
 
 from postmix.errors import SchemaError
 from postmix.select import SelectionResult
-from postmix.select.constraints import (GroupSupply, candidate_mask, check_supply, parse_quota, quota_violations,
-                                        resolve_quotas)
+from postmix.select.constraints import GroupSupply, check_supply, parse_quota, quota_violations, resolve_quotas
 from postmix.select.distributed import Candidate, better_of, local_greedy, merge, partition_count, partition_ids
 from postmix.select.frames import FRAME_COLUMNS, pool_from_frame
 from postmix.select.measure import measured
@@ -32,8 +31,6 @@ PART, LOCAL_RANK = "_part", "_local_rank"
 
 def randgreedi_select(df, graph: LabelGraph, params: SelectParams, group_columns: tuple[str, ...] = ()) -> SelectionResult:
     """Select from a Spark DataFrame of pool rows with RandGreeDi; only partition picks reach the driver."""
-    from pyspark.sql import functions as F
-
     _check_columns(df, group_columns)
     quotas = tuple(parse_quota(text) for text in params.quotas)
     resolved = resolve_quotas(quotas, params)
@@ -54,7 +51,7 @@ def randgreedi_select(df, graph: LabelGraph, params: SelectParams, group_columns
         summary = {"method": "mig", "budget": params.budget, "budget_tokens": params.budget_tokens,
                    "quotas": list(params.quotas), "distributed": True, "engine": "spark",
                    "partitions": n_partitions, "union_rows": len(union), "winner": winner.name, "seed": params.seed}
-        assert not quota_violations(union, winner.rows, resolved)
+        assert not quota_violations(union, winner.rows, resolved)  # better_of only returns valid solutions
         result = explain_picks(union, objective, winner.rows, "mig", summary, params.top_labels)
     from dataclasses import replace
 
