@@ -17,3 +17,19 @@ def shared_data_dir() -> Path:
     if not SHARED_DATA_DIR.is_dir():
         pytest.skip(f"needs the shared datasets, not found at {SHARED_DATA_DIR} (set POSTMIX_SHARED_DATA)")
     return SHARED_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session with real Delta, shared by every test that asks for it (created lazily)."""
+    from postmix.spark.params import SparkParams
+    from postmix.spark.session import build_session
+
+    session = build_session(SparkParams(master="local[2]", shuffle_partitions=4, driver_memory="3g"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> str:
+    return str(tmp_path / "warehouse")

@@ -53,6 +53,17 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo-data generator")
 
 
+def _run_pipeline(args: argparse.Namespace) -> int:
+    from postmix.pipeline import run_pipeline
+    from postmix.spark.session import build_session
+
+    config = load_pipeline_config(args, COMMANDS["run"])
+    spark = build_session(config.spark)
+    run_pipeline(spark, config, force=args.force,
+                 on_stage_done=lambda stage, outcome: print_outcome(stage, config.effective_run_id, outcome))
+    return 0
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     from postmix.demo_pipeline import run_demo
 
@@ -68,5 +79,7 @@ def register(command: Command) -> None:
 
 register(stage_command("ingest", "read sources into the canonical samples table (+ rejects)",
                        "postmix.spark.ingest:run_ingest", _ingest_arguments, _ingest_overrides))
+register(Command("run", "run every stage in order (finished work is skipped; a crashed run resumes)",
+                 _ingest_arguments, _ingest_overrides, _run_pipeline))
 register(Command("demo", "generate the bundled demo data and run the pipeline on it", _demo_arguments,
                  lambda a: {}, _run_demo))

@@ -19,6 +19,8 @@ from postmix.storage.tables import table_path
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 CONFLICT_RETRIES = 5
+# Tables this process has created or checked already: each costs a snapshot read, so do it once per process.
+_CHECKED: set[str] = set()
 
 
 @contextmanager
@@ -48,6 +50,8 @@ def ensure_table(spark, warehouse: str, table: str) -> str:
     from postmix.spark.schema import spark_schema
 
     path = table_path(warehouse, table)
+    if path in _CHECKED and table_exists(spark, path):
+        return path
     for attempt in range(CONFLICT_RETRIES):
         try:
             DeltaTable.createIfNotExists(spark).location(path).addColumns(spark_schema(table)).execute()
@@ -57,6 +61,7 @@ def ensure_table(spark, warehouse: str, table: str) -> str:
                 raise _storage_error(table, path, exc) from exc
             time.sleep(0.5 * (attempt + 1))
     check_table_schema(spark, path, table)
+    _CHECKED.add(path)
     return path
 
 
