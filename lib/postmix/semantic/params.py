@@ -35,7 +35,7 @@ class SemanticParams:
     assign_threads: int = 1
     top_m: int = 3
     label_floor: float = 0.5
-    graph_threshold: float = 0.7
+    graph_threshold: float = 0.55
     include_task_labels: bool = True
     dedup_threshold: float = 0.95
     max_cluster_rows: int = 20_000
