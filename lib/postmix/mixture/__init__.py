@@ -1,0 +1,15 @@
+"""Mixture metrics: how good a selection is, measured next to a random selection of the same budget.
+
+`compare_with_random(MetricsInputs, selected_rows, MixtureParams) -> MetricsComparison` and
+`metrics_frame(comparison)` (one row per metric) are what the mixture stage calls; docs/REPORT.md defines each
+metric. Engine-free: numpy, scipy, faiss; no Spark.
+"""
+
+from postmix.mixture.metrics import (METRIC_INFO, METRICS_FRAME_COLUMNS, MetricsComparison, MetricsContext,
+                                     MetricsInputs, MixtureMetrics, compare_with_random, metrics_frame,
+                                     random_baseline_rows, rows_of)
+from postmix.mixture.params import MixtureParams
+
+__all__ = ["METRIC_INFO", "METRICS_FRAME_COLUMNS", "MetricsComparison", "MetricsContext", "MetricsInputs",
+           "MixtureMetrics", "MixtureParams", "compare_with_random", "metrics_frame", "random_baseline_rows",
+           "rows_of"]
