@@ -9,7 +9,9 @@ split from the data and the card, and recompute every number in the card.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -112,35 +114,33 @@ def _check_parts(parts: dict[str, list[Example]], kind: str) -> None:
 
 
 def _fit_quantized(train: Sequence[Example], params: TrainParams, model_path: Path):
-    """fastText supervised on one thread with a fixed seed, then quantized (no retraining: see below)."""
+    """fastText supervised on one thread with a fixed seed, then quantized, in a fresh child process.
+
+    Why a child process: fasttext-numpy2 0.10.4 carries state between runs inside one process; after other fastText
+    work a run can abort with "Encountered NaN." or give different bytes. A fresh process gives the same bytes for
+    the same data and params every time.
+    """
     with tempfile.TemporaryDirectory(prefix="postmix-train-") as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("".join(f"{encode_label(e.label)} {e.text}\n" for e in train), encoding="utf-8")
-        model = _train_supervised(train_file, params)
-        # Quantize without retrain: retraining is a second fastText run, with the sporadic failures described in
-        # _train_supervised, and it made the output bytes vary between runs.
-        model.quantize(cutoff=params.quantize_cutoff, qnorm=True, retrain=False)
-        model.save_model(str(model_path))
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            error = pool.submit(_train_and_save, str(train_file), params, str(model_path)).result()
+    if error:
+        raise ConfigError(f"train: fastText failed ({error}) with {params}; try another lr, dim or bucket")
     return fasttext.load_model(str(model_path))
 
 
-# fasttext-numpy2 0.10.4 sometimes aborts a run with "Encountered NaN." for inputs and settings that succeed on the
-# next try; every successful run with the same seed gives the same bytes, so a retry changes nothing but luck.
-NAN_ATTEMPTS = 5
-
-
-def _train_supervised(train_file: Path, params: TrainParams):
-    for attempt in range(1, NAN_ATTEMPTS + 1):
-        try:
-            return fasttext.train_supervised(
-                input=str(train_file), epoch=params.epoch, lr=params.lr, dim=params.dim,
-                wordNgrams=params.word_ngrams, minCount=params.min_count, bucket=params.bucket, seed=params.seed,
-                thread=1, verbose=0, loss=params.loss)
-        except RuntimeError as err:
-            if "NaN" not in str(err) or attempt == NAN_ATTEMPTS:
-                raise ConfigError(f"train: fastText failed ({err}) after {attempt} attempts with {params}; try "
-                                  "another lr, dim or bucket") from err
-    raise AssertionError("unreachable")
+def _train_and_save(train_file: str, params: TrainParams, model_path: str) -> str:
+    """Runs in the child: train, quantize (no retraining, a second run), save. Returns an error message or ''."""
+    try:
+        model = fasttext.train_supervised(
+            input=train_file, epoch=params.epoch, lr=params.lr, dim=params.dim, wordNgrams=params.word_ngrams,
+            minCount=params.min_count, bucket=params.bucket, seed=params.seed, thread=1, verbose=0, loss=params.loss)
+    except RuntimeError as err:
+        return str(err)
+    model.quantize(cutoff=params.quantize_cutoff, qnorm=True, retrain=False)
+    model.save_model(model_path)
+    return ""
 
 
 def predict_probabilities(model, examples: Sequence[Example], labels: Sequence[str]) -> np.ndarray:
