@@ -81,6 +81,10 @@ def parse_item(item: Item, source: str, fmt: Optional[RecordFormat], params: Ing
     except RowRejected as err:
         return reject_row(source, item.location, fmt, err.reason, err.detail, _raw_text(item, params),
                           _safe_source_id(record))
+    except RecursionError:  # the decoder accepted the nesting, but walking it (to_plain, meta JSON) goes deeper
+        raw = excerpt(item.raw, params.raw_excerpt_chars) if item.raw is not None else None
+        return reject_row(source, item.location, fmt, R.NESTING_TOO_DEEP,
+                          "a field is nested too deeply to convert (Python recursion limit)", raw, None)
 
 
 def _sample_row(item: Item, source: str, fmt: Optional[RecordFormat], params: IngestParams) -> dict:
