@@ -76,6 +76,9 @@ def iter_elements(text: str, path: str, params, broken: str | None = None) -> It
             yield Item(location, raw=excerpt(text[pos:], params.raw_excerpt_chars), reason=R.NESTING_TOO_DEEP,
                        detail="element nested too deeply to parse; the elements after it are lost")
             return
+        except ValueError as err:  # a value json refuses (an integer over 4300 digits): the element's end is unknown
+            yield _stop_item(text, pos, location, params, broken, f"unparseable JSON value ({err})")
+            return
         yield _element_item(text[pos:end], value, location, params)
         index += 1
         pos = _WS.match(text, end).end()

@@ -104,6 +104,9 @@ def decode_json_text(text: str, location: str, n_bytes: int, raw_limit: int) -> 
     except RecursionError:
         return Item(location, raw=excerpt(text, raw_limit), size=n_bytes, reason=R.NESTING_TOO_DEEP,
                     detail="the JSON value is nested too deeply to parse")
+    except ValueError as err:  # not a syntax error but a value json refuses, e.g. an integer over 4300 digits
+        return Item(location, raw=excerpt(text, raw_limit), size=n_bytes, reason=R.MALFORMED_JSON,
+                    detail=f"unparseable JSON value: {err}")
     if not isinstance(value, dict):
         return Item(location, raw=excerpt(text, raw_limit), size=n_bytes, reason=R.NOT_AN_OBJECT,
                     detail=f"the JSON value is a {type(value).__name__}, not an object")
