@@ -16,7 +16,8 @@ def normalised(vectors: np.ndarray, where: str) -> np.ndarray:
     if matrix.ndim != 2:
         raise InputError(f"{where}: embeddings must be a (n, d) matrix, got shape {matrix.shape}")
     if not np.all(np.isfinite(matrix)):
-        raise InputError(f"{where}: embeddings contain NaN or infinity (row {int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])})")
+        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
+        raise InputError(f"{where}: embeddings contain NaN or infinity (row {bad})")
     norms = np.linalg.norm(matrix, axis=1)
     if np.any(norms < MIN_NORM):
         raise InputError(f"{where}: embedding row {int(np.flatnonzero(norms < MIN_NORM)[0])} is a zero vector")

@@ -39,8 +39,8 @@ def synthetic_report_data(n_rows: int = 3000, budget: int = 300, seed: int = 0) 
         metrics=metrics_frame(comparison),
         rejects=pd.DataFrame({"reason": list(SYNTHETIC_REJECTS), "count": list(SYNTHETIC_REJECTS.values())}),
         near_duplicates=pairs[["sample_id", "duplicate_of", "similarity"]],
-        runs=pd.DataFrame({"stage": [r[0] for r in SYNTHETIC_RUNS], "status": "succeeded",
-                           "duration_s": [r[1] for r in SYNTHETIC_RUNS], "peak_rss_mb": [r[2] for r in SYNTHETIC_RUNS]}),
+        runs=pd.DataFrame(list(SYNTHETIC_RUNS), columns=["stage", "duration_s", "peak_rss_mb"]).assign(
+            status="succeeded"),
         embedding_map=embedding_map(pool.sample_ids, pool.embeddings, selected, per_group=1500, seed=seed),
         summary={"method": "mig (lazy greedy)", "budget": f"{budget:,} samples", "data": "synthetic pool"},
     )

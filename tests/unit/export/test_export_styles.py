@@ -79,7 +79,8 @@ def test_parquet_sharegpt_has_typed_style_columns_and_chosen_extras(tmp_path):
     export_mixture(mixture_rows(), tmp_path / "mix.parquet", params)
     table = pq.read_table(tmp_path / "mix.parquet")
     assert table.column_names == ["conversations", "system", "sample_id", "source"]
-    assert table.schema.field("conversations").type .value_type == pa.struct([("from", pa.string()), ("value", pa.string())])
+    turn = pa.struct([("from", pa.string()), ("value", pa.string())])
+    assert table.schema.field("conversations").type.value_type == turn
     rows = table.to_pylist()
     assert rows[1]["system"] == "Be brief." and rows[0]["system"] == ""
     assert rows[1]["conversations"][0] == {"from": "human", "value": "Hi"}
