@@ -70,6 +70,36 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args, COMMANDS["demo"])
 
 
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from dataclasses import fields
+
+    from postmix.annotate.params import TrainParams
+
+    parser.add_argument("--kind", required=True, choices=("task", "quality"), help="which classifier to train")
+    parser.add_argument("--data", required=True, help="labelled JSONL (docs/ANNOTATE.md, 'Training data')")
+    parser.add_argument("--out", required=True, help="output folder for the model and its card")
+    parser.add_argument("--name", help="model name recorded in the card (default: from the kind)")
+    for f in fields(TrainParams):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f"train_{f.name}", type=type(f.default),
+                            default=None, help=f"default {f.default!r}")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from postmix.annotate.params import TrainParams
+    from postmix.annotate.train import train_command
+    from postmix.params import build_params
+
+    given = {f.name: getattr(args, f"train_{f.name}") for f in fields(TrainParams)
+             if getattr(args, f"train_{f.name}") is not None}
+    params = build_params(TrainParams, given, "train", "command line")
+    card = train_command(args.kind, args.data, args.out, params, name=args.name)
+    print(f"model: {card.model_path}\ncard:  {card.json_path}\n       {card.markdown_path}")
+    print(json.dumps(card.content.get("metrics", {}), indent=2, default=str)[:4000])
+    return 0
+
+
 COMMANDS: dict[str, Command] = {}
 
 
@@ -79,6 +109,10 @@ def register(command: Command) -> None:
 
 register(stage_command("ingest", "read sources into the canonical samples table (+ rejects)",
                        "postmix.spark.ingest:run_ingest", _ingest_arguments, _ingest_overrides))
+register(stage_command("annotate", "label every sample with task, quality, language and heuristic signals",
+                       "postmix.spark.annotate:run_annotate"))
+register(Command("train", "train a fastText task or quality classifier and write its model card",
+                 _train_arguments, lambda a: {}, _run_train, uses_pipeline_config=False))
 register(Command("run", "run every stage in order (finished work is skipped; a crashed run resumes)",
                  _ingest_arguments, _ingest_overrides, _run_pipeline))
 register(Command("demo", "generate the bundled demo data and run the pipeline on it", _demo_arguments,

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from postmix.annotate.params import AnnotateParams
 from postmix.errors import ConfigError
 from postmix.ingest.params import IngestParams, SourceSpec
 from postmix.params import build_params, fingerprint
@@ -32,6 +33,7 @@ class PipelineConfig:
     spark: SparkParams = field(default_factory=SparkParams)
     sources: tuple[SourceSpec, ...] = ()
     ingest: IngestParams = field(default_factory=IngestParams)
+    annotate: AnnotateParams = field(default_factory=AnnotateParams)
 
     @property
     def effective_run_id(self) -> str:
@@ -100,8 +102,11 @@ def resolve_paths(config: PipelineConfig, base_dir: Path, origin: str) -> Pipeli
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ConfigError(f"{origin}: source name {duplicated[0]!r} is used more than once")
-    sources = tuple(replace(s, path=_resolve_input(s.path, base_dir, origin, s.name)) for s in config.sources)
-    return replace(config, sources=sources, warehouse=_resolve_local(config.warehouse, base_dir))
+    sources = tuple(replace(s, path=_resolve_input(s.path, base_dir, origin, f"source {s.name}")) for s in config.sources)
+    annotate = replace(config.annotate, **{
+        name: _resolve_input(getattr(config.annotate, name), base_dir, origin, f"annotate.{name}")
+        for name in ("task_model", "quality_model", "lid_model") if getattr(config.annotate, name)})
+    return replace(config, sources=sources, annotate=annotate, warehouse=_resolve_local(config.warehouse, base_dir))
 
 
 def _has_scheme(path: str) -> bool:
@@ -119,5 +124,5 @@ def _resolve_input(path: str, base_dir: Path, origin: str, name: str) -> str:
     if _has_scheme(resolved) or glob.has_magic(resolved):
         return resolved  # remote paths and globs are checked when they are listed
     if not os.path.exists(resolved):
-        raise ConfigError(f"{origin}: input path of source {name!r} does not exist: {resolved}")
+        raise ConfigError(f"{origin}: input path of {name!r} does not exist: {resolved}")
     return resolved

@@ -14,6 +14,7 @@ log = logging.getLogger("postmix.pipeline")
 # (stage, "module:function" taking (spark, config, force) and returning a StageOutcome), in run order.
 STAGES: list[tuple[str, str]] = [
     ("ingest", "postmix.spark.ingest:run_ingest"),
+    ("annotate", "postmix.spark.annotate:run_annotate"),
 ]
 
 

@@ -1,0 +1,89 @@
+"""The annotate stage on Spark: every sample without a current annotation gets one, in the executors.
+
+Models are validated on the driver before any work (a missing or corrupt model is a ModelError at start-up), then
+loaded once per Python worker by the engine-free `annotate_frame` (cached per process). A row is current when its
+`annotate_fingerprint` (parameters + sha256 of every model file) matches; changing a model re-annotates every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from postmix.annotate.annotator import ANNOTATION_COLUMNS, load_annotators
+from postmix.annotate.params import AnnotateParams
+from postmix.params import fingerprint
+from postmix.spark.files import resolve_on_executor, ship_local_file
+from postmix.spark.stage import StageOutcome, StageSpec, run_stage
+from postmix.storage.delta import merge_rows, read_table, table_exists
+from postmix.storage.tables import table_path
+
+INPUTS = ("samples",)
+
+
+def annotate_fingerprint(params: AnnotateParams) -> str:
+    models = load_annotators(params)
+    return fingerprint(params, [models.task.sha256, models.quality.sha256, models.lid.sha256])
+
+
+def run_annotate(spark, config, force: bool = False) -> StageOutcome:
+    params: AnnotateParams = config.annotate
+    current = annotate_fingerprint(params)  # validates every model file before any work
+    spec = StageSpec("annotate", params, current, INPUTS)
+    run_id = config.effective_run_id
+    return run_stage(spark, config.warehouse, run_id, spec,
+                     lambda: annotate(spark, config.warehouse, run_id, params, current), force)
+
+
+def pending_samples(spark, warehouse: str, current: str):
+    """Samples with no annotation for the current fingerprint (incremental: new samples, or changed models)."""
+    samples = read_table(spark, warehouse, "samples").select("sample_id", "messages", "meta")
+    if not table_exists(spark, table_path(warehouse, "annotations")):
+        return samples
+    done = read_table(spark, warehouse, "annotations").where(f"annotate_fingerprint = '{current}'")
+    return samples.join(done.select("sample_id"), "sample_id", "left_anti")
+
+
+def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current: str) -> StageOutcome:
+    from pyspark.sql import functions as F
+
+    from postmix.spark.schema import spark_schema
+
+    for path in (params.task_model, params.quality_model, params.lid_model):
+        ship_local_file(spark, path)
+    pending = pending_samples(spark, warehouse, current)
+    total = read_table(spark, warehouse, "samples").count()
+    out_schema = spark_schema("annotations")
+    rows = pending.mapInPandas(_annotate_fn(params, current, run_id), out_schema)
+    counts = {"samples_total": total, "samples_pending": 0}
+    rows = rows.persist()
+    try:
+        counts["samples_pending"] = rows.count()
+        if counts["samples_pending"]:
+            update_all = {c: f"s.`{c}`" for c in out_schema.fieldNames() if c != "sample_id"}
+            merge_rows(spark, rows, warehouse, "annotations", when_matched_update=update_all)
+            for row in rows.groupBy("task").count().collect():
+                counts[f"task.{row['task']}"] = row["count"]
+            flagged = rows.select(F.explode("flags").alias("flag")).groupBy("flag").count().collect()
+            counts.update({f"flag.{r['flag']}": r["count"] for r in flagged})
+    finally:
+        rows.unpersist()
+    counts["samples_already_annotated"] = total - counts["samples_pending"]
+    return StageOutcome(counts=counts, outputs=["annotations"])
+
+
+def _annotate_fn(params: AnnotateParams, current: str, run_id: str):
+    def annotate_batches(frames):
+        from postmix.annotate.annotator import annotate_frame
+
+        local = replace(params, task_model=resolve_on_executor(params.task_model),
+                        quality_model=resolve_on_executor(params.quality_model),
+                        lid_model=resolve_on_executor(params.lid_model))
+        for pdf in frames:
+            if len(pdf) == 0:
+                continue
+            out = annotate_frame(pdf, local)
+            out["annotate_fingerprint"] = current
+            out["run_id"] = run_id
+            yield out[list(ANNOTATION_COLUMNS) + ["annotate_fingerprint", "run_id"]]
+
+    return annotate_batches
