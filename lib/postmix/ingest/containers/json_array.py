@@ -64,6 +64,7 @@ def iter_elements(text: str, path: str, params, broken: str | None = None) -> It
     pos, index = pos + 1, 0
     pos = _WS.match(text, pos).end()
     if text.startswith("]", pos):
+        yield from _trailing_item(text, pos + 1, path, params)
         return
     while True:
         location = f"{path}[{index}]"
@@ -83,11 +84,21 @@ def iter_elements(text: str, path: str, params, broken: str | None = None) -> It
         index += 1
         pos = _WS.match(text, end).end()
         if text.startswith("]", pos):
+            yield from _trailing_item(text, pos + 1, path, params)
             return
         if not text.startswith(",", pos):
             yield _stop_item(text, pos, f"{path}[{index}]", params, broken, "expected ',' or ']'")
             return
         pos = _WS.match(text, pos + 1).end()
+
+
+def _trailing_item(text: str, pos: int, path: str, params) -> Iterator[Item]:
+    """Text after the closing bracket (e.g. a JSONL file whose first line is an array) is one reject, not lost."""
+    rest = text[pos:]
+    if rest.strip():
+        yield Item(f"{path}@{pos}", raw=excerpt(rest.strip(), params.raw_excerpt_chars), reason=R.MALFORMED_JSON,
+                   detail=f"{len(rest.strip())} chars of data after the array's closing bracket at char {pos - 1} "
+                          "were not read (a JSONL file must not start with an array line)")
 
 
 def _element_item(raw: str, value, location: str, params) -> Item:
