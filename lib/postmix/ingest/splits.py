@@ -181,6 +181,8 @@ def probe_file(path: str, params: IngestParams, format: Optional[str] = None) ->
         keysets, n_items = _sample_keysets(path, container, params)
     except (OSError, ValueError) as err:  # permission denied, I/O error, corrupt Parquet footer
         return FileProbe(C.UNREADABLE, format, R.UNREADABLE_FILE, f"cannot read the file: {err}")
+    except TruncatedStream as err:
+        return FileProbe(C.UNREADABLE, format, R.TRUNCATED_FILE, f"{err}; no record could be read before the break")
     if container == C.EMPTY:
         return FileProbe(C.EMPTY, format, R.EMPTY_FILE, "the file holds no records")
     if n_items == 0:
@@ -218,7 +220,8 @@ def _first_char(path: str, gzipped: bool) -> Optional[str]:
             if len(seen) > 1 << 20:  # a megabyte of whitespace: treat as empty of records
                 seen = seen[-4:]
     except TruncatedStream:
-        pass
+        if not seen.strip(BOM + b" \t\r\n"):
+            raise  # corrupt before its first record: not an empty file (probe_file reports truncated_file)
     return None
 
 
