@@ -17,7 +17,12 @@ from typing import Any, Mapping
 import yaml
 
 from postmix.annotate.params import AnnotateParams
+from postmix.embed.params import EmbedParams
 from postmix.errors import ConfigError
+from postmix.mixture.params import MixtureParams
+from postmix.report.params import ReportParams
+from postmix.select.params import SelectParams
+from postmix.semantic.params import SemanticParams
 from postmix.ingest.params import IngestParams, SourceSpec
 from postmix.params import build_params, fingerprint
 from postmix.spark.params import SparkParams
@@ -34,6 +39,11 @@ class PipelineConfig:
     sources: tuple[SourceSpec, ...] = ()
     ingest: IngestParams = field(default_factory=IngestParams)
     annotate: AnnotateParams = field(default_factory=AnnotateParams)
+    embed: EmbedParams = field(default_factory=EmbedParams)
+    semantic: SemanticParams = field(default_factory=SemanticParams)
+    select: SelectParams | None = None  # the select stage needs a budget: no default one
+    mixture: MixtureParams = field(default_factory=MixtureParams)
+    report: ReportParams = field(default_factory=ReportParams)
 
     @property
     def effective_run_id(self) -> str:
