@@ -1,0 +1,57 @@
+"""The ingest path never brings pool-sized data to the driver: every collect-like call on it is pinned here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import postmix
+
+PACKAGE = Path(postmix.__file__).resolve().parent
+# The modules the ingest stage runs on the driver, and the only driver-side reads they may make (each bounded:
+# one row per reject reason, one aggregate, one history row, one runs row).
+INGEST_DRIVER_MODULES = ("spark/ingest.py", "spark/stage.py", "storage/delta.py", "storage/runs.py")
+ALLOWED = {
+    "spark/ingest.py": (r'groupBy\("kind", "reason"\)\.count\(\)\.collect\(\)',
+                        r'select\(F\.countDistinct\("sample_id"\)\)\.first\(\)'),
+    "storage/delta.py": (r'history\(1\)\.select\("version"\)\.first\(\)',),
+    "storage/runs.py": (r"where\(f\"run_id = .* AND stage = .*\"\)\.collect\(\)", r"\.limit\(1\)\.collect\(\)"),
+}
+DRIVER_READ = re.compile(r"\.(collect|toPandas|toLocalIterator|take|head|first|tail|toArrow)\(")
+
+
+def driver_reads(module: str, root: Path = PACKAGE) -> list[str]:
+    """Lines of `module` that pull rows to the driver, each joined with the line before (split statements)."""
+    lines = (root / module).read_text(encoding="utf-8").splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        if DRIVER_READ.search(line):
+            found.append(" ".join(part.strip() for part in lines[max(0, index - 1): index + 1]))
+    return found
+
+
+def unexpected_reads(root: Path = PACKAGE) -> dict[str, list[str]]:
+    out = {}
+    for module in INGEST_DRIVER_MODULES:
+        if not (root / module).exists():
+            continue
+        bad = [read for read in driver_reads(module, root)
+               if not any(re.search(rule, read) for rule in ALLOWED.get(module, ()))]
+        if bad:
+            out[module] = bad
+    return out
+
+
+def test_the_ingest_path_collects_nothing_that_grows_with_the_pool(outcome):
+    bad = unexpected_reads()
+    allowed = sum(len(rules) for rules in ALLOWED.values())
+    outcome("bounds", "driver_reads_on_the_ingest_path",
+            "every collect/first/take/toPandas in " + ", ".join(INGEST_DRIVER_MODULES),
+            f"only the {allowed} pinned bounded reads", "only the pinned reads" if not bad else f"UNPINNED: {bad}")
+    assert not bad, f"a new driver-side read on the ingest path: pin it here if it is bounded: {bad}"
+
+
+def test_the_pin_catches_a_new_collect(tmp_path):
+    (tmp_path / "spark").mkdir()
+    (tmp_path / "spark" / "ingest.py").write_text("x = 1\nrows = parsed.where('x').collect()\n", encoding="utf-8")
+    assert unexpected_reads(tmp_path) == {"spark/ingest.py": ["x = 1 rows = parsed.where('x').collect()"]}
