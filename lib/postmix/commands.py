@@ -100,6 +100,18 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _select_cli():
+    import postmix.spark.select as select_cli
+
+    return select_cli
+
+
+def _export_cli():
+    import postmix.spark.export as export_cli
+
+    return export_cli
+
+
 COMMANDS: dict[str, Command] = {}
 
 
@@ -111,6 +123,20 @@ register(stage_command("ingest", "read sources into the canonical samples table 
                        "postmix.spark.ingest:run_ingest", _ingest_arguments, _ingest_overrides))
 register(stage_command("annotate", "label every sample with task, quality, language and heuristic signals",
                        "postmix.spark.annotate:run_annotate"))
+register(stage_command("embed", "embed every sample that has no vector for the configured model",
+                       "postmix.spark.embed:run_embed"))
+register(stage_command("semantic", "fit semantic labels, build the label graph, find semantic near-duplicates",
+                       "postmix.spark.semantic:run_semantic"))
+register(stage_command("select", "pick the run's mixture from the pool under a budget and quotas (selections table)",
+                       "postmix.spark.select:run_select", lambda p: _select_cli().add_select_arguments(p),
+                       lambda a: _select_cli().select_overrides(a)))
+register(stage_command("mixture", "the run's training rows (mixtures) and metrics against random (mixture_metrics)",
+                       "postmix.spark.mixture:run_mixture"))
+register(stage_command("report", "write the run's HTML report to <warehouse>/reports/<run_id>.html",
+                       "postmix.spark.report:run_report"))
+register(Command("export", "write a run's mixture as JSONL or Parquet for trainers (messages, sharegpt, alpaca)",
+                 lambda p: _export_cli().add_export_arguments(p), lambda a: {},
+                 lambda a: _export_cli().run_export_command(a, COMMANDS["export"])))
 register(Command("train", "train a fastText task or quality classifier and write its model card",
                  _train_arguments, lambda a: {}, _run_train, uses_pipeline_config=False))
 register(Command("run", "run every stage in order (finished work is skipped; a crashed run resumes)",

@@ -15,6 +15,11 @@ log = logging.getLogger("postmix.pipeline")
 STAGES: list[tuple[str, str]] = [
     ("ingest", "postmix.spark.ingest:run_ingest"),
     ("annotate", "postmix.spark.annotate:run_annotate"),
+    ("embed", "postmix.spark.embed:run_embed"),
+    ("semantic", "postmix.spark.semantic:run_semantic"),
+    ("select", "postmix.spark.select:run_select"),
+    ("mixture", "postmix.spark.mixture:run_mixture"),
+    ("report", "postmix.spark.report:run_report"),
 ]
 
 

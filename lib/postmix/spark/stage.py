@@ -11,7 +11,8 @@ from typing import Any, Callable
 from postmix.errors import PostmixError
 from postmix.runinfo import PeakRss, code_version
 from postmix.storage.delta import commit_metadata, table_versions
-from postmix.storage.runs import RunRecord, params_json, previous_record, utcnow, write_record
+from postmix.storage.runs import (RunRecord, params_json, previous_record, succeeded_elsewhere, utcnow,
+                                  write_record)
 
 log = logging.getLogger("postmix.stage")
 
@@ -33,6 +34,7 @@ class StageSpec:
     params_fingerprint: str
     inputs: tuple[str, ...]  # tables read (their versions are recorded)
     input_fingerprint: str | None = None  # for file inputs; None: derived from input table versions
+    run_scoped: bool = False  # writes a slice per run (select, mixture): only the same run id counts as done
 
 
 def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
@@ -41,10 +43,13 @@ def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
     input_versions = table_versions(spark, warehouse, list(spec.inputs))
     input_fp = spec.input_fingerprint or _versions_fingerprint(input_versions)
     previous = previous_record(spark, warehouse, run_id, spec.name)
-    if not force and _already_done(previous, spec.params_fingerprint, input_fp):
-        counts = dict(previous.get("counts") or {})
-        log.info("%s: already done for run %s, skipped", spec.name, run_id)
-        return StageOutcome(counts=counts, skipped=True, message=f"{spec.name}: already done for {run_id}, skipped")
+    done = previous if _already_done(previous, spec.params_fingerprint, input_fp) else None
+    if done is None and not spec.run_scoped and not force:
+        done = succeeded_elsewhere(spark, warehouse, spec.name, spec.params_fingerprint, input_fp)
+    if not force and done is not None:
+        log.info("%s: already done (run %s), skipped", spec.name, done["run_id"])
+        return StageOutcome(counts=dict(done.get("counts") or {}), skipped=True,
+                            message=f"{spec.name}: already done by run {done['run_id']}, skipped")
     record = RunRecord(
         run_id=run_id, stage=spec.name, status="running", attempt=int((previous or {}).get("attempt") or 0) + 1,
         params_fingerprint=spec.params_fingerprint, input_fingerprint=input_fp, code_version=code_version(),

@@ -138,6 +138,23 @@ def replace_slice(spark, df, warehouse: str, table: str, predicate: str) -> int:
     raise AssertionError("unreachable")
 
 
+def overwrite_table(spark, df, warehouse: str, table: str) -> int:
+    """Atomically replace the whole table's content (for tables derived from the whole pool, e.g. one k-means fit);
+    earlier content stays readable by time travel."""
+    path = ensure_table(spark, warehouse, table)
+    rows = conform(df, table)
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            rows.write.format("delta").mode("overwrite").save(path)
+            _after_commit(spark, table)
+            return current_version(spark, path)
+        except Exception as exc:
+            if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                raise _storage_error(table, path, exc) from exc
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def read_table(spark, warehouse: str, table: str, version: int | None = None):
     path = table_path(warehouse, table)
     if not table_exists(spark, path):

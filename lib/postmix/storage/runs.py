@@ -54,6 +54,19 @@ def previous_record(spark, warehouse: str, run_id: str, stage: str) -> dict[str,
     return rows[0].asDict(recursive=True) if rows else None
 
 
+def succeeded_elsewhere(spark, warehouse: str, stage: str, params_fp: str, input_fp: str) -> dict[str, Any] | None:
+    """A succeeded record of `stage` with these fingerprints under any run id (for stages whose output is shared
+    by every run, such as ingest: the same work done by another run need not be done again)."""
+    path = table_path(warehouse, RUNS)
+    if not table_exists(spark, path):
+        return None
+    rows = (spark.read.format("delta").load(path)
+            .where(f"stage = '{_quote(stage)}' AND status = 'succeeded' AND params_fingerprint = '{_quote(params_fp)}'"
+                   f" AND input_fingerprint = '{_quote(input_fp)}'")
+            .orderBy("finished_at").limit(1).collect())
+    return rows[0].asDict(recursive=True) if rows else None
+
+
 def write_record(spark, warehouse: str, record: RunRecord) -> None:
     from postmix.spark.schema import spark_schema
 
