@@ -49,7 +49,11 @@ def measurement():
 
 
 def pytest_collection_modifyitems(items):
-    _STATE["collected"] = sum(1 for item in items if _in_area(item))
+    mine = [item for item in items if _in_area(item)]
+    _STATE["collected"] = len(mine)
+    # Every test module of the area must be in the run, or the table would lose rows.
+    _STATE["all_modules"] = ({Path(str(i.fspath)).resolve() for i in mine}
+                             == {p.resolve() for p in HERE.glob("test_*.py")})
 
 
 def pytest_deselected(items):
@@ -69,7 +73,8 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    complete = _STATE["collected"] and not _STATE["deselected"] and _STATE["ran"] == _STATE["collected"]
+    complete = (_STATE.get("all_modules") and not _STATE["deselected"]
+                and _STATE["ran"] == _STATE["collected"])
     if _RECORDS and complete and exitstatus != pytest.ExitCode.INTERRUPTED:
         DOC.write_text(render(), encoding="utf-8")
 
