@@ -91,7 +91,7 @@ def ingest(spark, warehouse: str, run_id: str, splits, deltas: list[DeltaSource]
     try:
         counts = count_parsed(parsed)
         samples = deduplicate(parsed.where("kind = 'sample'"), run_id)
-        counts["samples_already_present"] = count_existing(spark, warehouse, samples, run_id)
+        counts["samples_already_present"] = count_existing(spark, warehouse, samples)
         counts["samples_new"] = counts["rows_accepted"] - counts["samples_already_present"]
         merge_samples(spark, warehouse, samples)
         rejects = parsed.where("kind = 'reject'").select(*REJECT_COLUMNS).withColumn("run_id", _lit(run_id))
@@ -100,12 +100,6 @@ def ingest(spark, warehouse: str, run_id: str, splits, deltas: list[DeltaSource]
         parsed.unpersist()
     check_reconciled(counts)
     return StageOutcome(counts=counts, outputs=["samples", "rejects"])
-
-
-def _col(name: str):
-    from pyspark.sql import functions as F
-
-    return F.col(name)
 
 
 def _lit(value):
@@ -247,13 +241,11 @@ def deduplicate(samples, run_id: str):
         F.lit(run_id).alias("first_run_id"))
 
 
-def count_existing(spark, warehouse: str, samples, run_id: str) -> int:
-    """Samples another run stored first; this run's own rows from a killed earlier attempt count as new, so a
-    resumed run reports the same counts as an uninterrupted one."""
+def count_existing(spark, warehouse: str, samples) -> int:
     path = table_path(warehouse, "samples")
     if not table_exists(spark, path):
         return 0
-    existing = spark.read.format("delta").load(path).where(_col("first_run_id") != run_id).select("sample_id")
+    existing = spark.read.format("delta").load(path).select("sample_id")
     return samples.join(existing, "sample_id", "left_semi").count()
 
 
