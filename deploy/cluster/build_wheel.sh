@@ -13,12 +13,14 @@ rm -f "$out"/postmix-*.whl
 wheel="$(ls "$out"/postmix-*.whl)"
 listing="$(unzip -l "$wheel")"
 missing=0
-for file in "$repo"/schemas/*.json; do
-  grep -q "postmix/schemas/$(basename "$file")\$" <<<"$listing" || { echo "missing in wheel: schemas/$(basename "$file")" >&2; missing=1; }
-done
-for file in "$repo"/lib/postmix/annotate/models/*; do
-  grep -q "postmix/annotate/models/$(basename "$file")\$" <<<"$listing" || { echo "missing in wheel: annotate/models/$(basename "$file")" >&2; missing=1; }
-done
+require() {  # require FILE_IN_CHECKOUT PATH_IN_WHEEL
+  if ! grep -q " $2\$" <<<"$listing"; then
+    echo "missing in wheel: $2 (from $1)" >&2
+    missing=1
+  fi
+}
+for file in "$repo"/schemas/*.json; do require "$file" "postmix/schemas/$(basename "$file")"; done
+for file in "$repo"/lib/postmix/annotate/models/*; do require "$file" "postmix/annotate/models/$(basename "$file")"; done
 if [ "$missing" != 0 ]; then
   echo "$wheel lacks package data that executors need (see pyproject.toml [tool.setuptools])" >&2
   exit 1
