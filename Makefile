@@ -10,7 +10,7 @@ export POSTMIX_JARS_DIR := $(abspath $(JARS))
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: env demo test test-unit bench models clean-demo help
+.PHONY: env browser demo test test-unit bench models clean-demo help
 
 help:
 	@echo "make demo   - create the environment (first run) and run the pipeline on the bundled demo data"
@@ -35,10 +35,15 @@ $(JARS)/.resolved: deploy/jars/pom.xml
 	    -DincludeGroupIds=io.delta,io.unitycatalog -DoutputDirectory=$(abspath $(JARS))
 	touch $@
 
+# Debian's Chromium, for the report screenshot test (tests/e2e/test_report_browser.py). Needs root (CI is root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: env
 	$(VENV)/bin/postmix demo --warehouse demo-warehouse
 
-test: env
+test: env browser
 	$(PY) -m pytest tests -q
 
 test-unit: env

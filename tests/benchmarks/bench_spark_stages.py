@@ -1,0 +1,123 @@
+"""Spark stages against plain single-process loops over the same rows, in the same run.
+
+    .venv/bin/python tests/benchmarks/bench_spark_stages.py [--warehouse .bench/wh-all] [--embed-rows 10000]
+
+- annotate: `postmix annotate` (Spark local[2], mapInPandas, Delta merge) over every sample of the warehouse that
+  bench_ingest.py wrote, against the same three fastText models called row by row in one Python loop.
+- embed: `postmix embed` (Spark local[2], one torch thread per task) over `--embed-rows` samples (the smallest
+  sample_ids of that warehouse, copied into a warehouse of their own), against one plain
+  SentenceTransformer.encode call over the same recipe texts (which sorts by length itself); lowest cosine between
+  the stored and the reference vector of each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import deltalake
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+
+
+def samples_frame(warehouse: Path):
+    return deltalake.DeltaTable(str(warehouse / "samples")).to_pandas(columns=["sample_id", "messages", "meta"])
+
+
+def spark_stage(runner, config) -> tuple[dict, float]:
+    from postmix.spark.session import build_session
+
+    spark = build_session(config.spark)
+    started = time.perf_counter()
+    outcome = runner(spark, config, force=True)
+    return outcome.counts, time.perf_counter() - started
+
+
+def bench_annotate(warehouse: Path) -> dict:
+    from bench_annotate import plain_loop_rows_per_second
+
+    from postmix.config import load_config
+    from postmix.spark.annotate import run_annotate
+
+    shutil.rmtree(warehouse / "annotations", ignore_errors=True)
+    counts, seconds = spark_stage(run_annotate, load_config(None, {"warehouse": str(warehouse)}))
+    frame = samples_frame(warehouse)
+    plain = plain_loop_rows_per_second(frame)
+    return {"rows": counts["samples_pending"], "spark_s": seconds, "spark_rows_per_s": counts["samples_pending"] / seconds,
+            "plain_loop_rows_per_s": plain, "ratio": counts["samples_pending"] / seconds / plain}
+
+
+def embed_subset(source: Path, target: Path, rows: int) -> None:
+    """A warehouse holding the `rows` smallest sample_ids of `source` (a fixed mix of every dataset)."""
+    frame = samples_frame(source).sort_values("sample_id").head(rows)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with open(target / "subset.jsonl", "w", encoding="utf-8") as handle:
+        for sid, messages in zip(frame["sample_id"], frame["messages"]):
+            handle.write(json.dumps({"id": sid, "messages": [dict(m) for m in messages]}) + "\n")
+
+
+def bench_embed(source: Path, rows: int) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    from postmix.config import load_config
+    from postmix.embed.encoder import resolve_model_path
+    from postmix.embed.text import user_turns_text
+    from postmix.spark.embed import run_embed
+    from postmix.spark.ingest import run_ingest
+    from postmix.spark.session import build_session
+
+    target = source.parent / "wh-embed"
+    embed_subset(source, target, rows)
+    config = load_config(None, {"warehouse": str(target / "wh"), "sources": [f"subset={target / 'subset.jsonl'}"]})
+    run_ingest(build_session(config.spark), config)
+    counts, seconds = spark_stage(run_embed, config)
+    stored = deltalake.DeltaTable(str(target / "wh" / "embeddings")).to_pandas(columns=["sample_id", "vector"])
+    samples = samples_frame(target / "wh").set_index("sample_id")
+    texts = [user_turns_text(samples.loc[sid, "messages"]) for sid in stored["sample_id"]]
+    import torch
+
+    torch.set_num_threads(2)
+    model = SentenceTransformer(str(resolve_model_path("all-MiniLM-L6-v2")), device="cpu")
+    started = time.perf_counter()
+    reference = model.encode(texts, batch_size=64, normalize_embeddings=True)
+    plain_s = time.perf_counter() - started
+    vectors = np.stack(stored["vector"].to_numpy()).astype(np.float32)
+    cosines = np.sum(vectors * reference, axis=1)
+    n = counts["samples_embedded"]
+    return {"rows": n, "spark_s": seconds, "spark_rows_per_s": n / seconds, "plain_s": plain_s,
+            "plain_rows_per_s": len(texts) / plain_s, "ratio": (n / seconds) / (len(texts) / plain_s),
+            "min_cosine": float(cosines.min())}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", default=str(REPO / ".bench" / "wh-all"))
+    parser.add_argument("--embed-rows", type=int, default=10_000)
+    parser.add_argument("--out", default=str(REPO / ".bench" / "spark_stages.json"))
+    args = parser.parse_args(argv)
+    warehouse = Path(args.warehouse)
+    if not (warehouse / "samples").is_dir():
+        print(f"run bench_ingest.py first: no samples table in {warehouse}", file=sys.stderr)
+        return 2
+    result = {"annotate": bench_annotate(warehouse), "embed": bench_embed(warehouse, args.embed_rows)}
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    a, e = result["annotate"], result["embed"]
+    print("| stage | rows | postmix on Spark (rows/s) | plain single-process loop (rows/s) | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| annotate (3 fastText models) | {a['rows']:,} | {a['spark_rows_per_s']:,.0f} | "
+          f"{a['plain_loop_rows_per_s']:,.0f} | {a['ratio']:.2f}x |")
+    print(f"| embed (all-MiniLM-L6-v2, user turns) | {e['rows']:,} | {e['spark_rows_per_s']:,.1f} | "
+          f"{e['plain_rows_per_s']:,.1f} | {e['ratio']:.2f}x |")
+    print(f"\nembed: lowest cosine between the stored vectors and plain encode: {e['min_cosine']:.6f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
