@@ -51,6 +51,8 @@ def _ingest_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo-data generator")
+    parser.add_argument("--scale", type=float, default=1.0, help="size of the demo data (1.0: about 3,200 rows)")
+    parser.add_argument("--budget", type=int, default=300, help="samples to select")
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:

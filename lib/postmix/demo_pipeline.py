@@ -16,19 +16,27 @@ def run_demo(args: argparse.Namespace, command: Command) -> int:
     from postmix.spark.session import build_session
 
     warehouse = Path(args.warehouse or "demo-warehouse").resolve()
-    specs = write_demo_sources(warehouse.parent / f"{warehouse.name}-sources", seed=args.seed)
+    specs = write_demo_sources(warehouse.parent / f"{warehouse.name}-sources", seed=args.seed, scale=args.scale)
     args.warehouse = str(warehouse)
     config = load_pipeline_config(args, command)
     if not args.config:
         from dataclasses import replace
 
-        config = replace(config, sources=tuple(specs))
+        from postmix.select.params import SelectParams
+
+        config = replace(config, sources=tuple(specs), select=config.select or SelectParams(budget=args.budget))
     spark = build_session(config.spark)
     print(f"postmix demo: {len(specs)} bundled sources -> warehouse {warehouse}")
     outcomes = run_pipeline(spark, config, force=args.force,
                             on_stage_done=lambda stage, outcome: print_outcome(stage, config.effective_run_id,
                                                                                outcome))
     print(f"postmix demo: done; tables under {warehouse}: {', '.join(sorted(_tables(warehouse)))}")
+    run_id = config.effective_run_id
+    if (warehouse / "mixtures" / "_delta_log").is_dir():
+        print(f"mixture table: {warehouse / 'mixtures'} (run_id = '{run_id}')")
+    report = warehouse / "reports" / f"{run_id}.html"
+    if report.is_file():
+        print(f"report:        {report}")
     return 0 if outcomes else 1
 
 

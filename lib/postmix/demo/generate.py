@@ -42,22 +42,28 @@ FILES = {"chat": "chat.jsonl", "sharegpt": "sharegpt.json", "alpaca": "alpaca.js
          "pairs": "pairs.jsonl"}
 
 
-def write_demo_sources(out_dir, seed: int = 0) -> list[SourceSpec]:
-    """Write the five demo files into out_dir and return their source specs (formats left to detection)."""
+def write_demo_sources(out_dir, seed: int = 0, scale: float = 1.0) -> list[SourceSpec]:
+    """Write the five demo files into out_dir and return their source specs (formats left to detection).
+
+    `scale` shrinks or grows every source (1.0: about 3,200 rows); the broken rows and duplicates stay in.
+    """
+    if not 0.1 <= scale <= 10:
+        raise ValueError(f"demo scale must be within [0.1, 10], got {scale}")
+    counts = {name: max(100, int(round(n * scale))) for name, n in COUNTS.items()}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    chat = [_conversation(rng, allow_system=True) for _ in range(COUNTS["chat"])]
+    chat = [_conversation(rng, allow_system=True) for _ in range(counts["chat"])]
     shared = [c for c in chat if c[1][0]["role"] != "system"]  # re-emitted in other formats: cross-source duplicates
     chat += [chat[int(i)] for i in rng.integers(0, len(chat), size=30)]  # duplicates within the source
     _write_chat(out / FILES["chat"], chat, rng)
-    _write_sharegpt(out / FILES["sharegpt"], [_conversation(rng, allow_system=True) for _ in range(COUNTS["sharegpt"])], rng)
-    alpaca = [_conversation(rng, allow_system=False) for _ in range(COUNTS["alpaca"])] + shared[:40]
+    _write_sharegpt(out / FILES["sharegpt"], [_conversation(rng, allow_system=True) for _ in range(counts["sharegpt"])], rng)
+    alpaca = [_conversation(rng, allow_system=False) for _ in range(counts["alpaca"])] + shared[:40]
     _write_alpaca(out / FILES["alpaca"], alpaca, rng)
     single = [c for c in shared if len(c[1]) == 2]
-    dolly = [_single_turn(rng) for _ in range(COUNTS["dolly"])] + single[40:60]
+    dolly = [_single_turn(rng) for _ in range(counts["dolly"])] + single[40:60]
     _write_dolly(out / FILES["dolly"], dolly, rng)
-    pairs = [_single_turn(rng) for _ in range(COUNTS["pairs"])] + single[60:80]
+    pairs = [_single_turn(rng) for _ in range(counts["pairs"])] + single[60:80]
     _write_pairs(out / FILES["pairs"], pairs, rng)
     return [SourceSpec(f"demo_{name}", str(out / FILES[name])) for name in FILES]
 
