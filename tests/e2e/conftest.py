@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -115,12 +116,20 @@ def assert_same_tables():
 
 
 def run_logged(command: list[str], log: Path, env: dict[str, str], timeout_s: float, cwd: Path = REPO_ROOT):
-    """Run a command with its output in `log`; on failure the assertion shows the log's tail."""
+    """Run a command with its output in `log`; on failure the assertion shows the log's tail. The command runs in
+    its own process group, so a timeout also ends the JVMs and Python workers it started."""
     with open(log, "wb") as out:
-        result = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s)
-    assert result.returncode == 0, f"{' '.join(command[:3])} ... exited {result.returncode}:\n" + \
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            returncode = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise AssertionError(f"{' '.join(command[:4])} ... still running after {timeout_s:.0f}s:\n"
+                                 + log.read_text(errors="replace")[-3000:]) from None
+    assert returncode == 0, f"{' '.join(command[:4])} ... exited {returncode}:\n" + \
         log.read_text(errors="replace")[-6000:]
-    return result
 
 
 @pytest.fixture(scope="session")

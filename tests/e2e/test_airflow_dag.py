@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
 DAG_FOLDER = REPO_ROOT / "deploy" / "airflow"
 CONN_ID = "spark_postmix"
-DAG_TEST_TIMEOUT_S = 900
+DAG_TEST_TIMEOUT_S = 2400  # a hang guard: every stage is a fresh spark-submit
 
 # Runs inside .venv-airflow: what the DagBag holds, as JSON on the last line of stdout.
 DESCRIBE_DAGBAG = """
