@@ -1,0 +1,103 @@
+"""The mixture stage on Spark: the run's selection becomes its training rows (`mixtures`) and its metrics next to
+a random selection of the same budget (`mixture_metrics`), both replaced as the run's slice.
+
+The pool the metrics measure is rebuilt exactly as the select stage built it, from the same Delta versions (those
+the select stage recorded in `runs`), with the configured embed model's vectors; the embeddings table is read at
+its current version when the select stage did not read it. `input_versions` of every mixture row records what
+was read, so the mixture can be rebuilt by time travel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+
+from postmix.errors import InputError
+from postmix.mixture import MetricsInputs, compare_with_random, metrics_frame, rows_of
+from postmix.params import fingerprint
+from postmix.spark.select import (TableSnapshot, check_single_fit, collect_pool, group_columns_for, pool_rows,
+                                  read_label_space, require_select_params, select_inputs, snapshot_for, sql_text)
+from postmix.spark.stage import StageOutcome, StageSpec, run_stage
+from postmix.storage.delta import replace_slice, table_versions
+
+PROVENANCE_TABLES = ("samples", "annotations", "embeddings", "sample_labels", "label_graph", "selections")
+MIXTURE_INPUTS = ("selections", "embeddings")  # the select stage's inputs are pinned by its own record
+
+
+def config_fingerprint(config) -> str:
+    """Everything in the config that can change a result (the spark section cannot)."""
+    return fingerprint({f.name: getattr(config, f.name) for f in fields(config) if f.name != "spark"})
+
+
+def run_mixture(spark, config, force: bool = False) -> StageOutcome:
+    select_params = require_select_params(config, "mixture")
+    params_fp = fingerprint(config.mixture, select_params, config.embed.model)
+    spec = StageSpec("mixture", config.mixture, params_fp, MIXTURE_INPUTS, run_scoped=True)
+    run_id = config.effective_run_id
+    return run_stage(spark, config.warehouse, run_id, spec, lambda: mixture_stage(spark, config, run_id), force)
+
+
+def mixture_snapshot(spark, warehouse: str, run_id: str, select_params) -> TableSnapshot:
+    """The select stage's inputs at the versions it read, plus embeddings and selections as they are now."""
+    tables = select_inputs(select_params) + tuple(t for t in MIXTURE_INPUTS if t not in select_inputs(select_params))
+    snapshot = snapshot_for(spark, warehouse, run_id, "select", tables)
+    current = table_versions(spark, warehouse, ["selections"])  # the select stage wrote it after its record
+    return TableSnapshot(spark, warehouse, {**snapshot.versions, **current})
+
+
+def mixture_stage(spark, config, run_id: str) -> StageOutcome:
+    select_params = require_select_params(config, "mixture")
+    tables = mixture_snapshot(spark, config.warehouse, run_id, select_params)
+    selected = read_selection(tables, run_id)
+    rows = mixture_rows(tables, run_id, config_fingerprint(config))
+    written = rows.count()
+    if written != len(selected):
+        raise InputError(f"mixture: {len(selected) - written} selected samples of run {run_id!r} are missing from "
+                         "samples or annotations at the versions the select stage read")
+    where = f"run_id = '{sql_text(run_id)}'"
+    replace_slice(spark, rows, config.warehouse, "mixtures", where)
+    metrics = measure(tables, config, select_params, selected)
+    metrics.insert(0, "run_id", run_id)
+    replace_slice(spark, spark.createDataFrame(metrics), config.warehouse, "mixture_metrics", where)
+    table = f"{config.warehouse.rstrip('/')}/mixtures"
+    by_metric = metrics.set_index("metric")
+    message = (f"mixture: {written:,} rows in {table} (run_id = '{run_id}'); objective "
+               f"{by_metric.loc['objective', 'selection']:.6g} vs random {by_metric.loc['objective', 'random']:.6g}")
+    return StageOutcome(counts={"mixture_rows": written, "metrics": len(metrics)},
+                        outputs=["mixtures", "mixture_metrics"], message=message)
+
+
+def read_selection(tables: TableSnapshot, run_id: str) -> list[str]:
+    """The run's selected sample ids in rank order (InputError when the run has no selection)."""
+    rows = (tables.read("selections").where(f"run_id = '{sql_text(run_id)}'")
+            .select("sample_id", "rank").orderBy("rank").collect())
+    if not rows:
+        raise InputError(f"mixture: run {run_id!r} has no rows in selections: run `postmix select` first")
+    return [r["sample_id"] for r in rows]
+
+
+def mixture_rows(tables: TableSnapshot, run_id: str, config_fp: str):
+    """selections (run) joined with samples and annotations, with the config fingerprint and input versions."""
+    from pyspark.sql import functions as F
+
+    versions = [item for table in PROVENANCE_TABLES if tables.has(table)
+                for item in (F.lit(table), F.lit(tables.versions[table]).cast("bigint"))]
+    selection = (tables.read("selections").where(f"run_id = '{sql_text(run_id)}'")
+                 .select("run_id", "sample_id", "rank", "gain", "top_labels"))
+    samples = tables.read("samples").select("sample_id", "messages", "source", "source_id", "sources")
+    annotations = tables.read("annotations").select("sample_id", "task", "quality", "language")
+    return (selection.join(samples, "sample_id").join(annotations, "sample_id")
+            .withColumn("config_fingerprint", F.lit(config_fp))
+            .withColumn("input_versions", F.create_map(*versions)))
+
+
+def measure(tables: TableSnapshot, config, select_params, selected: list[str]):
+    """compare_with_random on the select stage's pool (with embeddings) -> the metrics frame."""
+    labels = read_label_space(tables)
+    check_single_fit(tables, labels.fit_id)
+    groups = group_columns_for(select_params, tables)
+    pool = collect_pool(pool_rows(tables, select_params, labels, groups, config.embed.model), labels, groups)
+    inputs = MetricsInputs(pool, labels.graph, select_params, pool.groups["task"])
+    comparison = compare_with_random(inputs, rows_of(pool, np.asarray(selected)), config.mixture)
+    return metrics_frame(comparison)
