@@ -1,8 +1,11 @@
 """The pipeline on a real Spark standalone cluster (one master, two workers on 127.0.0.1), submitted the way PySpark
-users ship a package: the postmix wheel through --py-files, the Delta jars through --jars, and a Python environment
-that holds the dependencies but NOT postmix, so every executor imports postmix from the shipped wheel. The tables
-must equal the local-mode run's. This catches what local mode hides: driver-only paths, package data (schemas,
-models) missing from the wheel, closures that do not serialize to another process.
+users ship a package: the Delta jars through --jars, and a packed Python environment through --archives holding
+postmix installed from the wheel that deploy/cluster/build_wheel.sh builds (checked with `unzip -l` to carry every
+module, schema and model). The tables must equal the local-mode run's. This catches what local mode hides:
+driver-only paths, package data missing from what is shipped, closures that do not serialize to another process.
+
+Why not --py-files with the wheel: Python imports it as a zip, where `postmix.schemas` (a namespace package) is not
+importable and fastText cannot open the bundled models by path; see docs/CLUSTER.md, "Known limits".
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -38,7 +42,7 @@ def test_every_stage_has_a_spark_submit_entry_point():
 @pytest.fixture(scope="module")
 def wheel(project, tmp_path_factory) -> Path:
     """postmix built from this checkout as a wheel (no dependencies) by deploy/cluster/build_wheel.sh, which also
-    refuses a wheel without the schemas and models: what --py-files ships."""
+    refuses a wheel without the schemas and models: what the shipped environment installs."""
     out = tmp_path_factory.mktemp("wheel")
     script = REPO_ROOT / "deploy" / "cluster" / "build_wheel.sh"
     built = subprocess.run([str(script), str(out)], capture_output=True, text=True, timeout=300,
@@ -63,34 +67,40 @@ def test_wheel_ships_package_data(wheel):
 
 
 @pytest.fixture(scope="module")
-def dependencies_only_python(project, tmp_path_factory) -> Path:
-    """An interpreter that sees the project's dependencies (.venv's site-packages) but not postmix itself, wrapped
-    to log where each Python process starts (executor work folders), so the test can see who ran it.
-
-    The .venv's site-packages is added by a .pth line, which does not process the .pth files inside it: the
-    editable install of postmix stays invisible. On a real cluster this is the venv-pack archive (docs/CLUSTER.md).
-    """
+def shipped_env(project, wheel, tmp_path_factory) -> dict:
+    """The environment shipped to executors with --archives, built the way venv-pack users do: a venv with postmix
+    installed from the wheel (real files: fastText loads its models by path) and the dependencies, packed as
+    tar.gz. The dependencies come from .venv's site-packages through a .pth line (same machine; a real cluster
+    packs them too), which does not run .venv's editable-install hook: postmix resolves only to the installed
+    wheel. bin/python-logged records where each interpreter starts (executor work folders) before running it."""
     python = str(project["python"])
-    env_dir = tmp_path_factory.mktemp("executor-env")
+    env_dir = tmp_path_factory.mktemp("shipped-env")
+    venv = env_dir / "environment"
     base = subprocess.run([python, "-c", "import sys; print(sys._base_executable)"], check=True,
                           capture_output=True, text=True).stdout.strip()
-    subprocess.run([base, "-m", "venv", "--without-pip", str(env_dir / "venv")], check=True)
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          check=True, capture_output=True, text=True).stdout.strip()
-    own_site = subprocess.run([str(env_dir / "venv" / "bin" / "python"), "-c",
-                               "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                              check=True, capture_output=True, text=True).stdout.strip()
-    Path(own_site, "postmix-dependencies.pth").write_text(site + "\n")
-    wrapper = env_dir / "python"
-    wrapper.write_text("#!/bin/sh\n"
-                       f"echo \"$(pwd) $*\" >> {env_dir / 'starts.log'}\n"
-                       f"exec {env_dir / 'venv' / 'bin' / 'python'} \"$@\"\n")
-    wrapper.chmod(0o755)
-    probe = subprocess.run([str(wrapper), "-c", "import pyspark, delta, deltalake, yaml; import postmix"],
+    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+    deps_site = _purelib(python)
+    own_site = _purelib(str(venv / "bin" / "python"))
+    Path(own_site, "postmix-dependencies.pth").write_text(deps_site + "\n")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", own_site,
+                    str(wheel)], check=True, capture_output=True, timeout=300)
+    log = env_dir / "starts.log"
+    logged = venv / "bin" / "python-logged"
+    logged.write_text(f"#!/bin/sh\necho \"$(pwd) $*\" >> {log}\nexec \"$(dirname \"$0\")/python\" \"$@\"\n")
+    logged.chmod(0o755)
+    probe = subprocess.run([str(logged), "-c", "import pyspark, delta, deltalake, postmix; print(postmix.__file__)"],
                            capture_output=True, text=True, env=_without_pythonpath())
-    assert "No module named 'postmix'" in probe.stderr, probe.stderr
-    (env_dir / "starts.log").unlink()
-    return wrapper
+    assert probe.returncode == 0 and probe.stdout.startswith(own_site), probe.stdout + probe.stderr
+    log.unlink()
+    archive = env_dir / "postmix-env.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(venv, arcname=".")
+    return {"driver_python": logged, "archive": archive, "log": log}
+
+
+def _purelib(python: str) -> str:
+    return subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def _without_pythonpath() -> dict[str, str]:
@@ -113,32 +123,33 @@ def cluster(project, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster_run(project, cluster, wheel, dependencies_only_python, write_config, run_command, tmp_path_factory) -> dict:
+def cluster_run(project, cluster, shipped_env, write_config, run_command, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("cluster-run")
     config = write_config(folder / "conf.yaml", folder / "warehouse")
-    python = str(dependencies_only_python)
     command = [
-        str(REPO_ROOT / ".venv" / "bin" / "spark-submit"), "--master", cluster.master_url, "--deploy-mode", "client",
+        str(cluster.spark_home / "bin" / "spark-submit"), "--master", cluster.master_url, "--deploy-mode", "client",
         "--name", "postmix-e2e", "--driver-memory", "2g", "--executor-memory", "1g", "--total-executor-cores", "2",
         "--jars", ",".join(str(p) for p in project["jars"]),
-        "--py-files", str(wheel),
-        "--conf", f"spark.pyspark.python={python}", "--conf", f"spark.pyspark.driver.python={python}",
+        "--archives", f"{shipped_env['archive']}#environment",
+        "--conf", "spark.pyspark.python=./environment/bin/python-logged",
+        "--conf", f"spark.pyspark.driver.python={shipped_env['driver_python']}",
         "--conf", "spark.executorEnv.HF_HUB_OFFLINE=1", "--conf", "spark.executorEnv.TOKENIZERS_PARALLELISM=false",
         str(REPO_ROOT / "jobs" / "pipeline.py"), "--config", str(config),
     ]
     env = _without_pythonpath()
     for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"):
         env.pop(name, None)  # the interpreter comes from the spark-submit conf above, as on a real cluster
-    env.update(POSTMIX_JARS_DIR=str(project["jars_dir"]), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.update(SPARK_HOME=str(cluster.spark_home), SPARK_LOCAL_IP="127.0.0.1", POSTMIX_JARS_DIR=str(project["jars_dir"]),
+               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     run_command(command, folder / "spark-submit.log", env, SUBMIT_TIMEOUT_S, cwd=folder)
-    starts = (dependencies_only_python.parent / "starts.log").read_text().splitlines()
+    starts = shipped_env["log"].read_text().splitlines()
     return {"warehouse": folder / "warehouse", "starts": starts, "cluster_dir": cluster.workdir,
             "log": folder / "spark-submit.log"}
 
 
-def test_every_executor_ran_postmix_from_the_shipped_wheel(cluster_run):
-    """Both workers launched an executor, and each executor's Python workers ran the dependencies-only interpreter
-    (which cannot import postmix except from the --py-files wheel)."""
+def test_every_executor_ran_postmix_from_the_shipped_environment(cluster_run):
+    """Both workers launched an executor, and each executor's Python workers ran the interpreter unpacked from the
+    --archives environment in the executor's own work folder."""
     workers = sorted(d.name for d in cluster_run["cluster_dir"].glob("worker-*") if any(d.glob("app-*/*")))
     assert workers == ["worker-0", "worker-1"], workers
     executor_starts = [line for line in cluster_run["starts"] if "/worker-" in line and "pyspark" in line]
