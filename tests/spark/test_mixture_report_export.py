@@ -19,7 +19,7 @@ from postmix.spark.report import report_path, run_report
 from postmix.spark.select import run_select
 from postmix.storage.delta import current_version
 from postmix.storage.tables import table_path
-from test_select_stage import N_SAMPLES, REJECT_REASONS, build_warehouse, config_for
+from test_select_stage import N_SAMPLES, REJECT_REASONS, config_for, shared_warehouse
 
 RUN = "mix"
 BUDGET = 12
@@ -27,8 +27,7 @@ BUDGET = 12
 
 @pytest.fixture(scope="module")
 def pipeline(spark, tmp_path_factory):
-    warehouse = str(tmp_path_factory.mktemp("mixture") / "warehouse")
-    truth = build_warehouse(spark, warehouse)
+    warehouse, truth = shared_warehouse(spark, tmp_path_factory)
     config = config_for(warehouse, RUN, budget=BUDGET, quotas=["source:alpaca>=3"])
     outcomes = {"select": run_select(spark, config), "mixture": run_mixture(spark, config),
                 "report": run_report(spark, config)}
