@@ -20,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 JARS_DIR = Path(os.environ.get("POSTMIX_JARS_DIR") or REPO_ROOT / ".jars")
 
+DEMO_BUDGET = 300  # samples selected: the default of `postmix demo --budget`
+
 # Columns that measure a run rather than its result: when it ran, how long, how much memory, which code checkout.
 RUN_MEASUREMENTS = {"runs": ("duration_s", "peak_rss_mb", "code_version")}
 
@@ -46,11 +48,12 @@ def demo_sources(tmp_path_factory) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def write_config(demo_sources):
-    """write_config(path, warehouse) -> path of a pipeline config over the demo data. The warehouse is not part
-    of the run id, so every config written here shares one run id with the reference run."""
+    """write_config(path, warehouse) -> path of a pipeline config over the demo data, with `postmix demo`'s
+    selection budget. The warehouse is not part of the run id: every config written here shares one run id."""
 
     def write(path: Path, warehouse: Path) -> Path:
-        path.write_text(yaml.safe_dump({"warehouse": str(warehouse), "sources": demo_sources}, sort_keys=True))
+        config = {"warehouse": str(warehouse), "sources": demo_sources, "select": {"budget": DEMO_BUDGET}}
+        path.write_text(yaml.safe_dump(config, sort_keys=True))
         return path
 
     return write
