@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from postmix.runinfo import redact_text
-from postmix.storage.delta import merge_rows, table_exists
+from postmix.storage.delta import commit_metadata, merge_rows, table_exists
 from postmix.storage.tables import table_path
 
 RUNS = "runs"
@@ -73,7 +73,10 @@ def write_record(spark, warehouse: str, record: RunRecord) -> None:
     if record.error:
         record.error = redact_text(record.error)[:4000]
     df = spark.createDataFrame([record.as_row()], schema=spark_schema(RUNS))
-    merge_rows(spark, df, warehouse, RUNS, when_matched_update=_UPDATE_ALL)
+    # Tagged like every other write (run_stage writes `running` and the final record outside its own tag), so the
+    # commit says which run and stage made it and POSTMIX_CRASH_AFTER=<stage>:runs can fire.
+    with commit_metadata(spark, record.run_id, record.stage):
+        merge_rows(spark, df, warehouse, RUNS, when_matched_update=_UPDATE_ALL)
 
 
 def utcnow() -> dt.datetime:
