@@ -10,11 +10,13 @@ export POSTMIX_JARS_DIR := $(abspath $(JARS))
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: env browser demo test test-unit bench models clean-demo help
+AIRFLOW_VENV := .venv-airflow
+.PHONY: env browser demo test test-unit test-cluster bench models clean-demo help airflow-env wheel cluster
 
 help:
 	@echo "make demo   - create the environment (first run) and run the pipeline on the bundled demo data"
 	@echo "make test   - create the environment (first run) and run the tests"
+	@echo "make test-cluster - pipeline on a loopback standalone cluster and through airflow dags test"
 	@echo "make bench  - run the benchmarks (figures for docs/BENCHMARKS.md)"
 	@echo "make models - rebuild the default fastText models from ../shared/data"
 
@@ -43,8 +45,14 @@ browser:
 demo: env
 	$(VENV)/bin/postmix demo --warehouse demo-warehouse
 
+# The default run: unit, Spark, end-to-end on the demo data, reliability, the DAG import and the report screenshot.
 test: env browser
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -m "not cluster"
+
+# Whole-pipeline runs on a loopback standalone cluster and through `airflow dags test` (each compares every table
+# with a local-mode run); long on 2 cores, so outside the default run.
+test-cluster: env airflow-env
+	$(PY) -m pytest tests/e2e -q -m cluster
 
 test-unit: env
 	$(PY) -m pytest tests/unit -q
@@ -54,6 +62,17 @@ bench: env
 
 models: env
 	$(PY) -m postmix.annotate.defaults --data ../shared/data
+
+# Airflow 3 in its own venv (its pins differ from ours): deploy/airflow/requirements.txt + constraints.txt.
+airflow-env: $(AIRFLOW_VENV)/.installed
+$(AIRFLOW_VENV)/.installed: deploy/airflow/requirements.txt deploy/airflow/constraints.txt deploy/airflow/install.sh
+	PYTHON=$(PYTHON) deploy/airflow/install.sh $(AIRFLOW_VENV)
+
+wheel: env
+	deploy/cluster/build_wheel.sh dist
+
+cluster: env
+	$(PY) deploy/cluster/loopback.py --workers 2
 
 clean-demo:
 	rm -rf demo-warehouse

@@ -141,7 +141,18 @@ register(Command("export", "write a run's mixture as JSONL or Parquet for traine
                  lambda a: _export_cli().run_export_command(a, COMMANDS["export"])))
 register(Command("train", "train a fastText task or quality classifier and write its model card",
                  _train_arguments, lambda a: {}, _run_train, uses_pipeline_config=False))
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    _ingest_arguments(parser)
+    _select_cli().add_select_arguments(parser)
+
+
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides = _ingest_overrides(args)
+    select = _select_cli().select_overrides(args)
+    return {**overrides, **select}
+
+
 register(Command("run", "run every stage in order (finished work is skipped; a crashed run resumes)",
-                 _ingest_arguments, _ingest_overrides, _run_pipeline))
+                 _run_arguments, _run_overrides, _run_pipeline))
 register(Command("demo", "generate the bundled demo data and run the pipeline on it", _demo_arguments,
                  lambda a: {}, _run_demo))

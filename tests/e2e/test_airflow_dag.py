@@ -119,6 +119,7 @@ def dag_test_run(airflow_python, airflow_env, run_command, tmp_path_factory) -> 
     return {"warehouse": warehouse, "log": (logs / "dags-test.log").read_text(errors="replace")}
 
 
+@pytest.mark.cluster
 def test_dags_test_ran_every_stage_under_the_airflow_run_id(dag_test_run, local_reference):
     from deltalake import DeltaTable
 
@@ -131,6 +132,7 @@ def test_dags_test_ran_every_stage_under_the_airflow_run_id(dag_test_run, local_
     assert "spark-submit --master local[2]" in dag_test_run["log"]
 
 
+@pytest.mark.cluster
 def test_dags_test_tables_equal_local_mode(dag_test_run, local_reference, assert_same_tables):
     from deltalake import DeltaTable
 

@@ -147,6 +147,7 @@ def cluster_run(project, cluster, shipped_env, write_config, run_command, tmp_pa
             "log": folder / "spark-submit.log"}
 
 
+@pytest.mark.cluster
 def test_every_executor_ran_postmix_from_the_shipped_environment(cluster_run):
     """Both workers launched an executor, and each executor's Python workers ran the interpreter unpacked from the
     --archives environment in the executor's own work folder."""
@@ -158,11 +159,13 @@ def test_every_executor_ran_postmix_from_the_shipped_environment(cluster_run):
             f"no Python worker started in {worker}'s executor: {cluster_run['starts'][:5]}"
 
 
+@pytest.mark.cluster
 def test_cluster_tables_equal_local_mode(cluster_run, local_reference, assert_same_tables):
     tables = assert_same_tables(cluster_run["warehouse"], local_reference, local_reference["run_id"])
     assert {"samples", "rejects", "runs"} <= set(tables)
 
 
+@pytest.mark.cluster
 def test_cluster_run_recorded_every_stage_as_succeeded(cluster_run, local_reference):
     from deltalake import DeltaTable
 

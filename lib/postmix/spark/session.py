@@ -40,15 +40,18 @@ def delta_jars(params: SparkParams) -> list[str]:
     return sorted(str(p) for p in path.glob("*.jar")) if path.is_dir() else []
 
 
-def session_conf(params: SparkParams) -> dict[str, str]:
-    """Every setting the builder applies, in one dict (tested without a JVM)."""
+def session_conf(params: SparkParams, launcher_supplies_delta: bool = False) -> dict[str, str]:
+    """Every setting the builder applies, in one dict (tested without a JVM).
+
+    `launcher_supplies_delta`: spark-submit was given --jars/--packages already (then no local jar folder is needed).
+    """
     conf = dict(LOCAL_DEFAULTS)
     conf["spark.sql.shuffle.partitions"] = str(params.shuffle_partitions)
     conf["spark.driver.memory"] = params.driver_memory
     conf["spark.sql.extensions"] = DELTA_EXTENSION
     conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
     conf.update({str(k): str(v) for k, v in params.conf.items()})
-    user_supplies_delta = "spark.jars.packages" in conf or "spark.jars" in conf
+    user_supplies_delta = "spark.jars.packages" in conf or "spark.jars" in conf or launcher_supplies_delta
     if not user_supplies_delta:
         jars = delta_jars(params)
         if not jars:
@@ -78,11 +81,21 @@ def build_session(params: SparkParams):
     master = params.master or (None if os.environ.get("SPARK_SUBMIT_OPTS") or _launched_by_spark_submit() else "local[2]")
     if master:
         builder = builder.master(master)
-    for key, value in session_conf(params).items():
+    for key, value in session_conf(params, _launcher_jars()).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(params.log_level)
     return spark
+
+
+def _launcher_jars() -> bool:
+    """Whether spark-submit already put jars or packages on the session (its --jars / --packages)."""
+    if not _launched_by_spark_submit():
+        return False
+    from pyspark import SparkConf
+
+    conf = SparkConf()
+    return any(conf.get(key, "") for key in ("spark.jars", "spark.jars.packages"))
 
 
 def _launched_by_spark_submit() -> bool:
