@@ -107,35 +107,22 @@ def merge_rows(spark, df, warehouse: str, table: str, when_matched_update: dict[
     keys = load_schema(table).keys
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     rows = conform(df, table)
-    for attempt in range(CONFLICT_RETRIES):
-        try:
-            merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), condition)
-            if when_matched_update:
-                merge = merge.whenMatchedUpdate(condition=matched_condition, set=when_matched_update)
-            merge.whenNotMatchedInsertAll().execute()
-            _after_commit(spark, table)
-            return current_version(spark, path)
-        except Exception as exc:
-            if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
-                raise _storage_error(table, path, exc) from exc
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+
+    def merge() -> None:
+        builder = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), condition)
+        if when_matched_update:
+            builder = builder.whenMatchedUpdate(condition=matched_condition, set=when_matched_update)
+        builder.whenNotMatchedInsertAll().execute()
+
+    return _commit_with_retries(spark, table, path, merge)
 
 
 def replace_slice(spark, df, warehouse: str, table: str, predicate: str) -> int:
     """Atomically replace the rows matching `predicate` (e.g. one run's selection) with `df`."""
     path = ensure_table(spark, warehouse, table)
     rows = conform(df, table)
-    for attempt in range(CONFLICT_RETRIES):
-        try:
-            rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
-            _after_commit(spark, table)
-            return current_version(spark, path)
-        except Exception as exc:
-            if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
-                raise _storage_error(table, path, exc) from exc
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+    return _commit_with_retries(spark, table, path, lambda: rows.write.format("delta").mode("overwrite")
+                                .option("replaceWhere", predicate).save(path))
 
 
 def overwrite_table(spark, df, warehouse: str, table: str) -> int:
@@ -143,9 +130,14 @@ def overwrite_table(spark, df, warehouse: str, table: str) -> int:
     earlier content stays readable by time travel."""
     path = ensure_table(spark, warehouse, table)
     rows = conform(df, table)
+    return _commit_with_retries(spark, table, path, lambda: rows.write.format("delta").mode("overwrite").save(path))
+
+
+def _commit_with_retries(spark, table: str, path: str, write) -> int:
+    """Run one idempotent Delta write; retry it on a concurrency conflict; return the version it committed."""
     for attempt in range(CONFLICT_RETRIES):
         try:
-            rows.write.format("delta").mode("overwrite").save(path)
+            write()
             _after_commit(spark, table)
             return current_version(spark, path)
         except Exception as exc:
