@@ -185,8 +185,11 @@ def _after_commit(spark, table: str) -> None:
 
 def _is_conflict(exc: Exception) -> bool:
     text = f"{type(exc).__name__}: {exc}"
+    # DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION: another job is creating the same table (its _delta_log exists,
+    # its first commit not yet); seen when two ingests start together on a new warehouse.
     return any(word in text for word in ("Concurrent", "conflict", "DELTA_CONCURRENT", "already exists",
-                                         "PROTOCOL_CHANGED", "MetadataChanged"))
+                                         "PROTOCOL_CHANGED", "MetadataChanged",
+                                         "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"))
 
 
 def _storage_error(table: str, path: str, exc: Exception) -> Exception:
