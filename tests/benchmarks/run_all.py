@@ -20,8 +20,9 @@ PY = sys.executable
 
 BENCHES = [
     ("Ingest (issue: foundation)", ["tests/benchmarks/bench_ingest.py"]),
-    ("Annotate and embed on Spark against plain loops", ["tests/benchmarks/bench_spark_stages.py"]),
-    ("Annotation quality and batch throughput", ["tests/benchmarks/bench_annotate.py"]),
+    ("Annotate and embed on Spark against plain loops", ["tests/benchmarks/bench_spark_stages.py",
+                                                         "--embed-rows", "3000"]),
+    ("Annotation quality and batch throughput", ["tests/benchmarks/bench_annotate.py", "--limit", "20000"]),
     ("Embedding path against SentenceTransformer.encode (engine-free)", ["tests/benchmarks/bench_embed.py",
                                                                           "--rows", "2000"]),
     ("Semantic stage on 100K vectors", ["tests/benchmarks/bench_semantic.py", "--rows", "100000"]),
