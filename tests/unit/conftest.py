@@ -1,4 +1,4 @@
-"""The real packaged MiniLM, loaded once for the embed and semantic unit tests of this process."""
+"""Fixtures shared by unit-test areas: the real packaged MiniLM, loaded once per process (embed, semantic)."""
 
 from __future__ import annotations
 
