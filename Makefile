@@ -11,12 +11,13 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 AIRFLOW_VENV := .venv-airflow
-.PHONY: env browser demo test test-unit test-cluster bench models clean-demo help airflow-env wheel cluster
+.PHONY: env browser demo test test-unit test-cluster test-extended bench models clean-demo help airflow-env wheel cluster
 
 help:
 	@echo "make demo   - create the environment (first run) and run the pipeline on the bundled demo data"
 	@echo "make test   - create the environment (first run) and run the tests"
 	@echo "make test-cluster - pipeline on a loopback standalone cluster and through airflow dags test"
+	@echo "make test-extended - the reliability suite with the pipeline killed inside every stage (docs/RELIABILITY.md)"
 	@echo "make bench  - run the benchmarks (figures for docs/BENCHMARKS.md)"
 	@echo "make models - rebuild the default fastText models from ../shared/data"
 
@@ -47,12 +48,17 @@ demo: env
 
 # The default run: unit, Spark, end-to-end on the demo data, reliability, the DAG import and the report screenshot.
 test: env browser
-	$(PY) -m pytest tests -q -m "not cluster"
+	$(PY) -m pytest tests -q -m "not cluster and not extended"
 
 # Whole-pipeline runs on a loopback standalone cluster and through `airflow dags test` (each compares every table
 # with a local-mode run); long on 2 cores, so outside the default run.
 test-cluster: env airflow-env
 	$(PY) -m pytest tests/e2e -q -m cluster
+
+# The whole reliability suite, including `postmix run` SIGKILLed inside every stage in turn (each kill resumed by
+# the next run, then compared with an uninterrupted run: too long for the default run); writes docs/RELIABILITY.md.
+test-extended: env
+	$(PY) -m pytest tests/reliability -q
 
 test-unit: env
 	$(PY) -m pytest tests/unit -q

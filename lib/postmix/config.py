@@ -46,12 +46,15 @@ class PipelineConfig:
     report: ReportParams = field(default_factory=ReportParams)
 
     @property
+    def result_fingerprint(self) -> str:
+        """Fingerprint of everything that can change a result: not where it is written, not how Spark runs."""
+        return fingerprint({name: getattr(self, name) for name in self.__dataclass_fields__
+                            if name not in _NOT_IN_RUN_ID})
+
+    @property
     def effective_run_id(self) -> str:
-        """The given run id, or one derived from everything that changes the result (so reruns resume)."""
-        if self.run_id:
-            return self.run_id
-        parts = {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in _NOT_IN_RUN_ID}
-        return "run-" + fingerprint(parts)[:12]
+        """The given run id, or one derived from the result fingerprint (so the same command resumes)."""
+        return self.run_id or "run-" + self.result_fingerprint[:12]
 
     def stage_fingerprint(self, stage: str) -> str:
         """Fingerprint of one stage's parameters (ingest also depends on its sources)."""

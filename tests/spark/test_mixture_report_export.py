@@ -14,7 +14,7 @@ import pytest
 from postmix.export import ExportParams
 from postmix.mixture.metrics import METRIC_INFO
 from postmix.spark.export import export_run
-from postmix.spark.mixture import config_fingerprint, run_mixture
+from postmix.spark.mixture import run_mixture
 from postmix.spark.report import report_path, run_report
 from postmix.spark.select import run_select
 from postmix.storage.delta import current_version
@@ -49,7 +49,7 @@ def test_mixture_rows_carry_the_selection_samples_annotations_and_provenance(spa
     assert all(mixture["source"] == [truth[s]["source"] for s in mixture["sample_id"]])
     assert np.allclose(mixture["quality"], [truth[s]["quality"] for s in mixture["sample_id"]], atol=1e-6)
     assert all(mixture["language"] == "en") and all(len(m) == 2 for m in mixture["messages"])
-    assert set(mixture["config_fingerprint"]) == {config_fingerprint(config)}
+    assert set(mixture["config_fingerprint"]) == {config.result_fingerprint}
     versions = dict(mixture["input_versions"][0])
     for table in ("samples", "annotations", "sample_labels", "label_graph", "embeddings", "selections"):
         assert versions[table] == current_version(spark, table_path(warehouse, table))

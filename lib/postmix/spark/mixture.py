@@ -9,7 +9,6 @@ was read, so the mixture can be rebuilt by time travel.
 
 from __future__ import annotations
 
-from dataclasses import fields
 
 import numpy as np
 
@@ -23,11 +22,6 @@ from postmix.storage.delta import replace_slice, table_versions
 
 PROVENANCE_TABLES = ("samples", "annotations", "embeddings", "sample_labels", "label_graph", "selections")
 MIXTURE_INPUTS = ("selections", "embeddings")  # the select stage's inputs are pinned by its own record
-
-
-def config_fingerprint(config) -> str:
-    """Everything in the config that can change a result (the spark section cannot)."""
-    return fingerprint({f.name: getattr(config, f.name) for f in fields(config) if f.name != "spark"})
 
 
 def run_mixture(spark, config, force: bool = False) -> StageOutcome:
@@ -50,7 +44,7 @@ def mixture_stage(spark, config, run_id: str) -> StageOutcome:
     select_params = require_select_params(config, "mixture")
     tables = mixture_snapshot(spark, config.warehouse, run_id, select_params)
     selected = read_selection(tables, run_id)
-    rows = mixture_rows(tables, run_id, config_fingerprint(config))
+    rows = mixture_rows(tables, run_id, config.result_fingerprint)
     written = rows.count()
     if written != len(selected):
         raise InputError(f"mixture: {len(selected) - written} selected samples of run {run_id!r} are missing from "

@@ -22,7 +22,6 @@ from postmix.errors import ConfigError, InputError
 from postmix.params import fingerprint
 from postmix.report import ReportData, embedding_map, write_report
 from postmix.report.projection import map_sample
-from postmix.spark.mixture import config_fingerprint
 from postmix.spark.select import TableSnapshot, require_select_params, select_inputs, snapshot_for, sql_text
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
 from postmix.storage.delta import table_versions
@@ -134,4 +133,4 @@ def summary(config, metrics: pd.DataFrame) -> dict[str, str]:
             "quality floor": f"{params.min_quality:g}",
             "near-duplicates": "excluded" if params.exclude_near_duplicates else "allowed",
             "objective": f"{objective['selection']:.6g} (random {objective['random']:.6g})",
-            "embed model": config.embed.model, "config": config_fingerprint(config)[:12]}
+            "embed model": config.embed.model, "config": config.result_fingerprint[:12]}

@@ -64,6 +64,10 @@ def test_fingerprint_is_stable_and_sensitive():
     # the run id ignores where tables live and how Spark runs: the same work, the same id
     d = load_config(None, {"select": {"budget": 5}, "warehouse": "/elsewhere", "spark": {"master": "local[4]"}})
     assert d.effective_run_id == a.effective_run_id
+    assert d.result_fingerprint == a.result_fingerprint != c.result_fingerprint
+    # an explicit run id names the run; the result fingerprint still describes the work
+    e = load_config(None, {"select": {"budget": 5}, "run_id": "nightly"})
+    assert e.effective_run_id == "nightly" and e.result_fingerprint == a.result_fingerprint
 
 
 def test_every_declared_schema_parses_and_has_its_keys():
