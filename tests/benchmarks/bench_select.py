@@ -8,7 +8,9 @@ Full run (the lead's): --sizes 100000,300000,1000000 --labels 2000,3000,5000 --b
 Method of measurement:
 - every case runs in a fresh subprocess (python this_file --case JSON), so memory figures do not mix;
 - wall time: time.perf_counter around the selection, including building the information matrix (sparse Xp for
-  the lazy greedy, dense n x K float32 for the gradient sampler); pool generation is not timed;
+  the lazy greedy, dense n x K float32 for the gradient sampler); pool generation is not timed; the lazy greedy
+  runs --repeats times in its subprocess and the median is reported (a one-second run varies by tens of percent
+  here); the gradient sampler, tens of seconds or more, runs once;
 - peak memory: the subprocess's peak RSS (Linux VmHWM) during the selection, the high-water mark being reset
   just before it starts (postmix.select.measure); `rss_before_mib` is the RSS holding the pool at that point;
 - objective: both methods' picks scored by the same exact objective F;
@@ -63,12 +65,23 @@ def run_case(case: dict) -> dict:
     mask = candidate_mask(pool, params)
     out = {**case, "rows": len(pool), "labels": pool.n_labels, "rss_before_mib": _rss_now() / MIB}
     if case["method"] == "lazy":
-        out.update(_measure(lambda: _lazy(pool, graph, params, resolved, mask)))
+        out.update(_median_of(case.get("repeats", 1), lambda: _measure(lambda: _lazy(pool, graph, params, resolved,
+                                                                                     mask))))
     elif case["method"] == "randgreedi":
         out.update(_randgreedi(pool, graph, params, resolved, mask))
     else:
         out.update(_gradient(pool, graph, params, resolved, mask, case))
     return out
+
+
+def _median_of(repeats: int, measure) -> dict:
+    """The run of median wall time among `repeats` (seconds-long runs vary by tens of percent on a small machine)."""
+    runs = sorted((measure() for _ in range(max(1, repeats))), key=lambda r: r["wall_s"])
+    median = dict(runs[len(runs) // 2])
+    if len(runs) > 1:
+        median["wall_s_all"] = [round(r["wall_s"], 3) for r in runs]
+        median["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    return median
 
 
 def _lazy(pool, graph, params, resolved, mask):
@@ -157,7 +170,7 @@ def plan(args) -> list[dict]:
     methods = set(args.methods.split(","))
     common = {"seed": args.seed, "degree": args.degree, "pool_npz": args.pool_npz, "probe_steps": args.probe_steps,
               "probe_rows": args.probe_rows, "dense_limit_gib": args.dense_limit_gib,
-              "gradient_cap_s": args.gradient_cap_s, "partitions": args.partitions}
+              "gradient_cap_s": args.gradient_cap_s, "partitions": args.partitions, "repeats": args.repeats}
     if args.pool_npz:
         sizes, labels = [0], [0]
     cases = []
@@ -177,6 +190,8 @@ def markdown(results: list[dict]) -> str:
     for r in results:
         objective = "n/a" if r["objective"] is None else f"{r['objective']:.2f}"
         note = r.get("note", "")
+        if r.get("wall_s_all"):
+            note = f"median of {len(r['wall_s_all'])}: {', '.join(f'{w:.2f}' for w in r['wall_s_all'])} s"
         if r["method"] == "randgreedi":
             note = (f"single-node {r['single_objective']:.2f} in {r['single_wall_s']:.1f}s; "
                     f"ratio distributed/single = {r['ratio']:.4f}")
@@ -209,6 +224,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pool-npz", default=None, help="a real pool written by the select job")
     parser.add_argument("--gradient-cap-s", type=float, default=600.0)
+    parser.add_argument("--repeats", type=int, default=3, help="lazy greedy runs per case; the median is reported")
     parser.add_argument("--probe-steps", type=int, default=20)
     parser.add_argument("--probe-rows", type=int, default=100_000)
     parser.add_argument("--dense-limit-gib", type=float, default=8.0)
