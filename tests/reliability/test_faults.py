@@ -54,18 +54,28 @@ CRASH_CASES = [("ingest", t) for t in INGEST_CRASH_POINTS] + [("run", t) for t i
 SECRET = "XYZ-reliability-s3a-secret-0451"
 SECRET_CONF = f"spark.hadoop.fs.s3a.secret.key={SECRET}"
 # Columns of `runs` that differ between an interrupted-then-resumed run and an uninterrupted one by design:
-# timestamps and timings, the attempt counter, the commit-count-dependent table versions (checked separately),
-# and the code version (its .dirty flag follows the checkout, which other work may change meanwhile).
+# timestamps and timings, the attempt counter, the commit-count-dependent table versions and the input fingerprint
+# made from them (a killed attempt's commits add versions; the versions are checked separately), and the code
+# version (its .dirty flag follows the checkout, which other work may change meanwhile).
 # Counters that describe one attempt, not the run: a forced rerun reports samples_new=0 (tests/spark), so after a
-# kill the resumed attempt counts its own earlier partial write as already present. Later stages add theirs here.
-ATTEMPT_COUNTS = ("samples_already_present", "samples_new")
+# kill the resumed attempt counts its own earlier partial write as already present (ingest, annotate and embed are
+# incremental per sample: what the killed attempt committed, the resumed one finds done); the select stage's own
+# time and memory measurements; and the report's size (the report shows the stage timings).
+ATTEMPT_COUNTS = ("samples_already_present", "samples_new", "samples_already_annotated", "samples_pending",
+                  "samples_already_embedded", "samples_embedded", "rows_truncated", "rows_without_vector",
+                  "select_peak_rss_mb", "select_wall_ms", "report_bytes")
+# annotate's task distribution ("task.<name>") counts the samples this attempt annotated
+ATTEMPT_COUNT_PREFIXES = ("task.",)
 RUNS_VOLATILE = ("started_at", "finished_at", "duration_s", "peak_rss_mb", "attempt", "input_versions",
-                 "output_versions", "code_version")
+                 "output_versions", "input_fingerprint", "code_version")
 # All subprocesses run at once (their JVM starts overlap); on a loaded 2-core machine they take minutes each.
 SUBPROCESS_TIMEOUT_S = 1800
 # Small inputs: fewer shuffle partitions make each Delta merge cheaper (Spark settings are not in the run id).
 LIGHT_CONF = ("spark.sql.shuffle.partitions=2", "spark.databricks.delta.snapshotPartitions=1")
 FAULTS = "faults: kill -9 and rerun"
+# Data columns that record Delta versions for time travel: a killed attempt's commits shift them (checked separately,
+# by mixture_versions_exist).
+TABLE_VOLATILE = {"mixtures": ("input_versions",)}
 
 
 # ---------------------------------------------------------------- inputs
@@ -210,9 +220,11 @@ INGEST_TABLES = ["rejects", "runs", "samples"]
 def table_rows(warehouse: Path, table: str, stages: tuple[str, ...]) -> list[str]:
     """The table's rows as sorted canonical JSON (runs: only these stages' rows, without volatile columns)."""
     rows = deltalake.DeltaTable(str(warehouse / table)).to_pyarrow_table().to_pylist()
+    rows = [{k: v for k, v in r.items() if k not in TABLE_VOLATILE.get(table, ())} for r in rows]
     if table == "runs":
         rows = [{**{k: v for k, v in r.items() if k not in RUNS_VOLATILE},
-                 "counts": {k: v for k, v in dict(r["counts"] or []).items() if k not in ATTEMPT_COUNTS}}
+                 "counts": {k: v for k, v in dict(r["counts"] or []).items()
+                            if k not in ATTEMPT_COUNTS and not k.startswith(ATTEMPT_COUNT_PREFIXES)}}
                 for r in rows if r["stage"] in stages]
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
 
@@ -236,6 +248,17 @@ def output_versions_exist(warehouse: Path) -> bool:
     """Every output version the runs table records is a committed version of that table."""
     for run in deltalake.DeltaTable(str(warehouse / "runs")).to_pyarrow_table().to_pylist():
         for table, version in dict(run["output_versions"] or []).items():
+            if version > deltalake.DeltaTable(str(warehouse / table)).version():
+                return False
+    return True
+
+
+def mixture_versions_exist(warehouse: Path) -> bool:
+    """Every input version a mixture row records is a committed version of that table (it can be time-travelled)."""
+    if not (warehouse / "mixtures").exists():
+        return True
+    for row in deltalake.DeltaTable(str(warehouse / "mixtures")).to_pyarrow_table().to_pylist():
+        for table, version in dict(row["input_versions"] or []).items():
             if version > deltalake.DeltaTable(str(warehouse / table)).version():
                 return False
     return True
@@ -300,7 +323,7 @@ def test_pipeline_killed_inside_every_stage_resumes_to_the_uninterrupted_tables(
             f"attempts per stage {attempts}; " + ("tables equal" if not diffs else "DIFFER: " + "; ".join(diffs)))
     assert rerun == 0
     assert not diffs
-    assert output_versions_exist(warehouse)
+    assert output_versions_exist(warehouse) and mixture_versions_exist(warehouse)
 
 
 def test_kill_at_a_random_moment_then_rerun_converges(launched, baselines, outcome):
