@@ -42,7 +42,12 @@ class RunRecord:
     error: str | None = None
 
     def as_row(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The record as a row; maps in key order, so the same work writes the same bytes whatever the engine's
+        merge order (reject reasons arrive in partition order)."""
+        row = dict(self.__dict__)
+        for name in ("input_versions", "output_versions", "counts"):
+            row[name] = {key: row[name][key] for key in sorted(row[name])}
+        return row
 
 
 def previous_record(spark, warehouse: str, run_id: str, stage: str) -> dict[str, Any] | None:
