@@ -73,9 +73,9 @@ SUBPROCESS_TIMEOUT_S = 1800
 # Small inputs: fewer shuffle partitions make each Delta merge cheaper (Spark settings are not in the run id).
 LIGHT_CONF = ("spark.sql.shuffle.partitions=2", "spark.databricks.delta.snapshotPartitions=1")
 FAULTS = "faults: kill -9 and rerun"
-# Data columns that record Delta versions for time travel: a killed attempt's commits shift them (checked separately,
-# by mixture_versions_exist).
-TABLE_VOLATILE = {"mixtures": ("input_versions",)}
+# Per table, the columns left out of the comparison: the runs table's above, and the mixture's Delta versions for
+# time travel, which a killed attempt's commits shift (checked separately, by recorded_versions_exist).
+TABLE_VOLATILE = {"runs": RUNS_VOLATILE, "mixtures": ("input_versions",)}
 
 
 # ---------------------------------------------------------------- inputs
@@ -222,9 +222,8 @@ def table_rows(warehouse: Path, table: str, stages: tuple[str, ...]) -> list[str
     rows = deltalake.DeltaTable(str(warehouse / table)).to_pyarrow_table().to_pylist()
     rows = [{k: v for k, v in r.items() if k not in TABLE_VOLATILE.get(table, ())} for r in rows]
     if table == "runs":
-        rows = [{**{k: v for k, v in r.items() if k not in RUNS_VOLATILE},
-                 "counts": {k: v for k, v in dict(r["counts"] or []).items()
-                            if k not in ATTEMPT_COUNTS and not k.startswith(ATTEMPT_COUNT_PREFIXES)}}
+        rows = [{**r, "counts": {k: v for k, v in dict(r["counts"] or []).items()
+                                 if k not in ATTEMPT_COUNTS and not k.startswith(ATTEMPT_COUNT_PREFIXES)}}
                 for r in rows if r["stage"] in stages]
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
 
@@ -244,22 +243,14 @@ def differences(actual: Path, expected: Path, command: str) -> list[str]:
     return diffs
 
 
-def output_versions_exist(warehouse: Path) -> bool:
-    """Every output version the runs table records is a committed version of that table."""
-    for run in deltalake.DeltaTable(str(warehouse / "runs")).to_pyarrow_table().to_pylist():
-        for table, version in dict(run["output_versions"] or []).items():
-            if version > deltalake.DeltaTable(str(warehouse / table)).version():
-                return False
-    return True
-
-
-def mixture_versions_exist(warehouse: Path) -> bool:
-    """Every input version a mixture row records is a committed version of that table (it can be time-travelled)."""
-    if not (warehouse / "mixtures").exists():
+def recorded_versions_exist(warehouse: Path, table: str = "runs", column: str = "output_versions") -> bool:
+    """Every Delta version that `table.column` records is a committed version of the table it names (runs:
+    the stages' outputs; mixtures: the inputs a mixture is rebuilt from by time travel)."""
+    if not (warehouse / table).exists():
         return True
-    for row in deltalake.DeltaTable(str(warehouse / "mixtures")).to_pyarrow_table().to_pylist():
-        for table, version in dict(row["input_versions"] or []).items():
-            if version > deltalake.DeltaTable(str(warehouse / table)).version():
+    for row in deltalake.DeltaTable(str(warehouse / table)).to_pyarrow_table().to_pylist():
+        for name, version in dict(row[column] or []).items():
+            if version > deltalake.DeltaTable(str(warehouse / name)).version():
                 return False
     return True
 
@@ -295,7 +286,7 @@ def test_kill_after_a_commit_then_rerun_converges(launched, baselines, case, out
     assert code == -signal.SIGKILL, proc.output()[-3000:]
     assert rerun == 0
     assert not diffs
-    assert output_versions_exist(proc.warehouse)
+    assert recorded_versions_exist(proc.warehouse)
 
 
 @pytest.mark.extended
@@ -323,7 +314,7 @@ def test_pipeline_killed_inside_every_stage_resumes_to_the_uninterrupted_tables(
             f"attempts per stage {attempts}; " + ("tables equal" if not diffs else "DIFFER: " + "; ".join(diffs)))
     assert rerun == 0
     assert not diffs
-    assert output_versions_exist(warehouse) and mixture_versions_exist(warehouse)
+    assert recorded_versions_exist(warehouse) and recorded_versions_exist(warehouse, "mixtures", "input_versions")
 
 
 def test_kill_at_a_random_moment_then_rerun_converges(launched, baselines, outcome):

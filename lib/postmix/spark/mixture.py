@@ -9,7 +9,6 @@ was read, so the mixture can be rebuilt by time travel.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from postmix.errors import InputError
