@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from postmix.errors import ConfigError, ConstraintError
+from postmix.select import kernels
 from postmix.select.params import SelectParams
 from postmix.select.pool import SelectionPool
 
@@ -202,20 +203,6 @@ def quota_violations(pool: SelectionPool, picks: np.ndarray, resolved: ResolvedQ
 
 
 @dataclass
-class _ColumnState:
-    codes: np.ndarray
-    cap_left: np.ndarray
-    deficit: np.ndarray
-    headroom: np.ndarray
-    has_caps: bool
-    has_floors: bool
-
-    def reserve(self, deficit: np.ndarray, headroom: np.ndarray) -> np.ndarray:
-        """Budget to keep for a group with this deficit: the deficit plus, in tokens, one row's worth of headroom."""
-        return np.where(deficit > 0, deficit + headroom, 0.0)
-
-
-@dataclass
 class ConstraintState:
     """What the selection may still take: budget left, room under each cap, deficit under each floor.
 
@@ -225,68 +212,76 @@ class ConstraintState:
     budget each unmet group also keeps headroom for its largest eligible row (rows are lumpy: without it the last
     tokens of a floor might fit no row), and that headroom is released when the floor is met, so a row blocked
     by the reservation may become eligible again: lazy greedy only skips it for the current step.
+
+    The state is a set of arrays (`limits`) so that the compiled lazy greedy checks and updates it in its own
+    loop; the rules themselves are postmix.select.kernels' per-row functions, which the methods here call too.
+    Per constrained column (one row each): `codes` (group code per pool row), `cap_left`, `deficit` and
+    `headroom` per group (padded with no cap, no floor up to the largest group count).
     """
 
     costs: np.ndarray
     allowed: np.ndarray
-    remaining: float
-    columns: dict[str, _ColumnState] = field(default_factory=dict)
+    budget_left: np.ndarray  # one element, so that compiled code can update it in place
+    codes: np.ndarray
+    cap_left: np.ndarray
+    deficit: np.ndarray
+    headroom: np.ndarray
+    has_caps: np.ndarray
+    has_floors: np.ndarray
 
     @classmethod
     def start(cls, pool: SelectionPool, resolved: ResolvedQuotas, mask: np.ndarray) -> "ConstraintState":
-        state = cls(unit_costs(pool, resolved.in_tokens), mask.copy(), float(resolved.budget))
-        for column in resolved.columns:
-            names, codes = np.unique(pool.groups[column], return_inverse=True)
+        costs = unit_costs(pool, resolved.in_tokens).astype(np.float64)
+        columns = [np.unique(pool.groups[column], return_inverse=True) for column in resolved.columns]
+        width = max([len(names) for names, _ in columns], default=1)
+        shape = (len(columns), width)
+        state = cls(costs, mask.astype(bool, copy=True), np.array([float(resolved.budget)]),
+                    np.zeros((len(columns), len(pool)), dtype=np.int64), np.full(shape, np.inf), np.zeros(shape),
+                    np.zeros(shape), np.zeros(len(columns), dtype=bool), np.zeros(len(columns), dtype=bool))
+        for index, (column, (names, codes)) in enumerate(zip(resolved.columns, columns)):
+            state.codes[index] = codes
             position = {name: i for i, name in enumerate(names.tolist())}
-            cap_left = np.full(len(names), np.inf)
-            deficit = np.zeros(len(names))
-            headroom = np.zeros(len(names))
             for c, value, limit in resolved.caps:
                 if c == column and value in position:
-                    cap_left[position[value]] = limit
+                    state.cap_left[index, position[value]] = limit
             for c, value, limit in resolved.floors:
                 if c == column and value in position and limit > 0:
-                    deficit[position[value]] = limit
+                    state.deficit[index, position[value]] = limit
                     members = (pool.groups[column] == value) & mask
                     if resolved.in_tokens and members.any():
-                        headroom[position[value]] = float(state.costs[members].max())
-            state.columns[column] = _ColumnState(codes.astype(np.int64), cap_left, deficit, headroom,
-                                                 bool(np.isfinite(cap_left).any()), bool(deficit.any()))
+                        state.headroom[index, position[value]] = float(costs[members].max())
+            state.has_caps[index] = bool(np.isfinite(state.cap_left[index]).any())
+            state.has_floors[index] = bool(state.deficit[index].any())
         return state
+
+    @property
+    def limits(self) -> tuple:
+        """The arrays in the order postmix.select.kernels expects."""
+        return (self.costs, self.allowed, self.budget_left, self.codes, self.cap_left, self.deficit,
+                self.headroom, self.has_caps, self.has_floors)
+
+    @property
+    def remaining(self) -> float:
+        return float(self.budget_left[0])
 
     def fits(self, candidates: np.ndarray) -> np.ndarray:
         """Not taken, allowed, within the budget and under every cap (False stays False)."""
-        cost = self.costs[candidates]
-        ok = self.allowed[candidates] & (cost <= self.remaining)
-        for column in self.columns.values():
-            if column.has_caps:
-                ok &= column.cap_left[column.codes[candidates]] >= cost
-        return ok
+        return kernels.fits_many(self.limits, _as_rows(candidates))
 
     def keeps_floor_reserve(self, candidates: np.ndarray) -> np.ndarray:
         """After taking the candidate, the budget left still covers every column's unmet floors."""
-        cost = self.costs[candidates]
-        ok = np.ones(len(candidates), dtype=bool)
-        for column in self.columns.values():
-            if not column.has_floors:
-                continue
-            codes = column.codes[candidates]
-            reserve = column.reserve(column.deficit, column.headroom)
-            own_after = column.reserve(np.maximum(column.deficit[codes] - cost, 0.0), column.headroom[codes])
-            ok &= self.remaining - cost >= reserve.sum() - reserve[codes] + own_after
-        return ok
+        return kernels.keeps_floor_reserve_many(self.limits, _as_rows(candidates))
 
     def eligible(self, candidates: np.ndarray) -> np.ndarray:
         """Which candidates can be added now without breaking budget, caps or the floor reservation."""
+        candidates = _as_rows(candidates)
         ok = self.fits(candidates)
         ok[ok] = self.keeps_floor_reserve(candidates[ok])
         return ok
 
     def record(self, row: int) -> None:
-        cost = self.costs[row]
-        self.allowed[row] = False
-        self.remaining -= cost
-        for column in self.columns.values():
-            code = column.codes[row]
-            column.cap_left[code] -= cost
-            column.deficit[code] = max(0.0, column.deficit[code] - cost)
+        kernels.record_row(self.limits, int(row))
+
+
+def _as_rows(candidates) -> np.ndarray:
+    return np.ascontiguousarray(candidates, dtype=np.int64)

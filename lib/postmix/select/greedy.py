@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from postmix.select import kernels
 from postmix.select.constraints import ConstraintState
 from postmix.select.measure import progress_bar
 from postmix.select.objective import InformationObjective
 
-_FIRST_PROBE = 1
-_MAX_BATCH = 4096
+_PICKS_PER_CALL = 64  # picks per compiled call between progress-bar updates
 
 
 @dataclass(frozen=True)
@@ -52,114 +52,34 @@ def naive_greedy(objective: InformationObjective, state: ConstraintState, id_ran
 
 def lazy_greedy(objective: InformationObjective, state: ConstraintState, id_ranks: np.ndarray,
                 cost_scaled: bool = False, progress: bool = False) -> np.ndarray:
-    """CELF over a vector of bounds: each step re-evaluates only the rows whose stale bound could still win.
+    """CELF: stale priorities are upper bounds by submodularity, so each step re-evaluates rows in bound order
+    only until the best row's priority is fresh (postmix.select.kernels.celf_picks, compiled).
 
-    `bound[i]` is row i's last computed priority: by submodularity an upper bound of its current one. A step
-    evaluates the row with the highest bound, then every stale row whose bound is >= the best fresh priority
-    (in vectorised batches, highest bounds first), and picks the best fresh row, smaller sample_id on ties.
-    This is the classic heap-based CELF with the heap replaced by numpy scans: the same evaluations are skipped,
-    but a step costs a few O(n) vector passes instead of hundreds of Python heap operations (measured ~3x
-    faster than a heapq version on 100K rows x 2K labels, budget 1K)."""
+    All priorities are computed once at the start (vectorised); the compiled loop then runs `_PICKS_PER_CALL`
+    picks at a time so that the progress bar moves. Measured on 100K rows x 2K labels, budget 1K: about 4x
+    faster than the numpy version it replaces (vector scans per step, re-evaluation in batches)."""
     objective.init()
-    everyone = np.arange(len(id_ranks))
-    alive = state.fits(everyone)
+    everyone = np.arange(len(id_ranks), dtype=np.int64)
+    candidates = everyone[state.fits(everyone)]
     bound = np.full(len(id_ranks), -np.inf)
-    bound[alive] = _priorities(objective.gains(everyone[alive]), state.costs[alive], cost_scaled)
-    # number of picks when the bound was computed; -1 so that step 0 checks the floor reservation like any step
-    evaluated_at = np.full(len(id_ranks), -1, dtype=np.int64)
-    cheapest = float(state.costs[alive].min()) if alive.any() else 0.0
-    picks: list[int] = []
+    bound[candidates] = _priorities(objective.gains(candidates), state.costs[candidates], cost_scaled)
+    evaluated_at = np.zeros(len(id_ranks), dtype=np.int64)
+    ranks = np.ascontiguousarray(id_ranks, dtype=np.int64)
+    heap, heap_size = candidates.copy(), np.array([len(candidates)], dtype=np.int64)
+    kernels.heapify(heap, len(candidates), bound, ranks)
+    cheapest = float(state.costs[candidates].min()) if len(candidates) else 0.0
+    picks = np.empty(len(candidates), dtype=np.int64)
+    picked = 0
     with progress_bar(state.remaining, progress, "lazy greedy") as bar:
-        while alive.any() and state.remaining >= cheapest:
-            best_row = _best_fresh_row(objective, state, id_ranks, alive, bound, evaluated_at, len(picks),
-                                       cost_scaled)
-            if best_row < 0:
+        while True:
+            now = kernels.celf_picks(objective.csr, objective.coverage, objective.phi_coverage,
+                                     objective.phi.kernel_args, state.limits, ranks, heap, heap_size, bound,
+                                     evaluated_at, cost_scaled, cheapest, picks, picked, _PICKS_PER_CALL)
+            bar.update(float(state.costs[picks[picked:now]].sum()))
+            if now - picked < _PICKS_PER_CALL:
                 break
-            objective.update(best_row)
-            state.record(best_row)
-            alive[best_row] = False
-            bound[best_row] = -np.inf
-            picks.append(best_row)
-            bar.update(float(state.costs[best_row]))
-    return np.asarray(picks, dtype=np.int64)
-
-
-def _best_fresh_row(objective: InformationObjective, state: ConstraintState, id_ranks: np.ndarray,
-                    alive: np.ndarray, bound: np.ndarray, evaluated_at: np.ndarray, current: int,
-                    cost_scaled: bool) -> int:
-    """Re-evaluate what could win this step; return the winning row (-1 when nothing eligible is left).
-
-    First the highest bound(s) are evaluated to get a fresh best; then, in one scan, every stale row whose bound is
-    >= that best (a row below it cannot win or tie). Rows that no longer fit (budget, caps) are dropped for good
-    (bound -inf); rows the floor reservation blocks are hidden for this step only (restored before returning)."""
-    step = _Step(objective, state, alive, bound, evaluated_at, current, cost_scaled)
-    probe = _FIRST_PROBE
-    while step.best == -np.inf:
-        top = _highest(bound, probe)
-        if len(top) == 0:
-            break
-        step.evaluate(top)
-        probe *= 2
-    while step.best > -np.inf:
-        stale = np.flatnonzero(bound >= step.best)
-        stale = stale[evaluated_at[stale] != current]
-        if len(stale) == 0:
-            break
-        truncated = len(stale) > _MAX_BATCH
-        if truncated:
-            stale = stale[np.argpartition(-bound[stale], _MAX_BATCH)[:_MAX_BATCH]]
-        step.evaluate(stale)
-        if not truncated:
-            break  # every stale row left has a bound below the old best, hence below the new one
-    return step.finish(id_ranks)
-
-
-def _highest(bound: np.ndarray, count: int) -> np.ndarray:
-    """Rows of the `count` highest finite bounds (the argmax alone when count is 1)."""
-    if count == 1:
-        top = np.array([int(np.argmax(bound))])
-    elif count < len(bound):
-        top = np.argpartition(-bound, count - 1)[:count]
-    else:
-        top = np.arange(len(bound))
-    return top[bound[top] > -np.inf]
-
-
-class _Step:
-    """The bookkeeping of one lazy-greedy step: fresh rows, the best fresh priority, rows hidden for the step."""
-
-    def __init__(self, objective, state, alive, bound, evaluated_at, current, cost_scaled) -> None:
-        self.objective, self.state, self.alive, self.bound = objective, state, alive, bound
-        self.evaluated_at, self.current, self.cost_scaled = evaluated_at, current, cost_scaled
-        self.best = -np.inf
-        self.fresh: list[np.ndarray] = []
-        self.hidden: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def evaluate(self, rows: np.ndarray) -> None:
-        fits = self.state.fits(rows)
-        self.alive[rows[~fits]] = False
-        self.bound[rows[~fits]] = -np.inf
-        rows = rows[fits]
-        reserved = self.state.keeps_floor_reserve(rows)
-        if not reserved.all():
-            self.hidden.append((rows[~reserved], self.bound[rows[~reserved]].copy()))
-            self.bound[rows[~reserved]] = -np.inf
-            rows = rows[reserved]
-        if len(rows):
-            self.bound[rows] = _priorities(self.objective.gains(rows), self.state.costs[rows], self.cost_scaled)
-            self.evaluated_at[rows] = self.current
-            self.fresh.append(rows)
-            self.best = max(self.best, float(self.bound[rows].max()))
-
-    def finish(self, id_ranks: np.ndarray) -> int:
-        winner = -1
-        if self.best > -np.inf:
-            fresh = np.concatenate(self.fresh)
-            tied = fresh[self.bound[fresh] == self.best]
-            winner = int(tied[np.argmin(id_ranks[tied])])
-        for rows, bounds in self.hidden:
-            self.bound[rows] = bounds
-        return winner
+            picked = now
+    return picks[:now].copy()
 
 
 def _priorities(gains: np.ndarray, costs: np.ndarray, cost_scaled: bool) -> np.ndarray:

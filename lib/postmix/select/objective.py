@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from postmix.select.kernels import PHI_EXP, PHI_POWER, add_row, row_gains
 from postmix.select.params import SelectParams
 from postmix.select.pool import LabelGraph, SelectionPool
 
@@ -24,6 +25,11 @@ class PowerPhi:
     """phi(x) = (x + 1e-6)^beta: concave and increasing for 0 < beta <= 1."""
 
     beta: float = 0.8
+
+    @property
+    def kernel_args(self) -> tuple[int, float, float]:
+        """(phi code, parameter, epsilon) for postmix.select.kernels."""
+        return PHI_POWER, self.beta, POWER_EPSILON
 
     def value(self, x: np.ndarray) -> np.ndarray:
         return np.power(x + POWER_EPSILON, self.beta)
@@ -37,6 +43,10 @@ class ExpPhi:
     """phi(x) = 1 - exp(-a x): concave, increasing and saturating at 1 per label."""
 
     a: float = 1.0
+
+    @property
+    def kernel_args(self) -> tuple[int, float, float]:
+        return PHI_EXP, self.a, 0.0
 
     def value(self, x: np.ndarray) -> np.ndarray:
         return -np.expm1(-self.a * x)
@@ -86,6 +96,8 @@ class InformationObjective:
     def __init__(self, rows: sp.csr_matrix, phi) -> None:
         self.rows = rows
         self.phi = phi
+        # the CSR arrays as the compiled kernels take them (postmix.select.kernels)
+        self.csr = (rows.indptr, rows.indices, rows.data)
         self.init()
 
     def init(self) -> None:
@@ -101,10 +113,8 @@ class InformationObjective:
 
     def gains(self, candidates: np.ndarray) -> np.ndarray:
         """Exact marginal gains F(S + i) - F(S) for each candidate row, over its non-zeros only."""
-        candidates = np.asarray(candidates, dtype=np.int64)
-        segment, positions = self._row_positions(candidates)
-        label_gains = self._label_gains(positions)
-        return np.bincount(segment, weights=label_gains, minlength=len(candidates))
+        candidates = np.ascontiguousarray(candidates, dtype=np.int64)
+        return row_gains(self.csr, self.coverage, self.phi_coverage, self.phi.kernel_args, candidates)
 
     def label_gains(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-label gain of one row at the current coverage: (label indices, gains); the explanation of a pick."""
@@ -113,10 +123,7 @@ class InformationObjective:
 
     def update(self, row: int) -> None:
         """Add one row to the selection."""
-        start, end = self.rows.indptr[row], self.rows.indptr[row + 1]
-        labels = self.rows.indices[start:end]
-        self.coverage[labels] += self.rows.data[start:end]
-        self.phi_coverage[labels] = self.phi.value(self.coverage[labels])
+        add_row(self.csr, self.coverage, self.phi_coverage, self.phi.kernel_args, int(row))
 
     def value_of(self, rows: np.ndarray) -> float:
         """F of an arbitrary set of rows, independent of the current state."""
@@ -129,11 +136,3 @@ class InformationObjective:
     def _label_gains(self, positions: np.ndarray) -> np.ndarray:
         labels = self.rows.indices[positions]
         return self.phi.value(self.coverage[labels] + self.rows.data[positions]) - self.phi_coverage[labels]
-
-    def _row_positions(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flat positions of the candidates' non-zeros in the CSR arrays, with the candidate each belongs to."""
-        starts = self.rows.indptr[candidates]
-        lengths = self.rows.indptr[candidates + 1] - starts
-        segment = np.repeat(np.arange(len(candidates)), lengths)
-        offsets = np.arange(len(segment)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return segment, np.repeat(starts, lengths) + offsets

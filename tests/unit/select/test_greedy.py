@@ -70,6 +70,20 @@ def test_lazy_equals_naive_on_random_instances(seed):
         np.testing.assert_array_equal(lazy_gains, naive_gains)  # bit for bit
 
 
+@pytest.mark.parametrize("params", [
+    SelectParams(budget=200),
+    SelectParams(budget=180, quotas=("source:x<=0.3", "task:t1>=0.5")),
+    SelectParams(budget_tokens=6000, quotas=("task:t2>=0.4",)),
+], ids=["samples", "quotas", "tokens"])
+def test_lazy_equals_naive_across_many_compiled_calls(params):
+    # budgets of several times the picks per compiled call: the heap and the constraint state carry across calls
+    pool, graph = random_instance(7, n_rows=400, n_labels=30)
+    lazy, naive, lazy_gains, naive_gains = _both(pool, graph, params)
+    assert len(lazy) > 2 * 64
+    np.testing.assert_array_equal(lazy, naive)
+    np.testing.assert_array_equal(lazy_gains, naive_gains)
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_objective_is_monotone_and_has_diminishing_returns(seed):
     pool, graph = random_instance(100 + seed)

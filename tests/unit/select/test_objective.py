@@ -57,3 +57,21 @@ def test_phi_derivatives():
     x = np.array([0.0, 0.5, 2.0])
     np.testing.assert_allclose(PowerPhi(0.8).derivative(x), 0.8 * (x + 1e-6) ** -0.2)
     np.testing.assert_allclose(ExpPhi(1.5).derivative(x), 1.5 * np.exp(-1.5 * x))
+
+
+@pytest.mark.parametrize("phi", [PowerPhi(0.8), PowerPhi(0.5), ExpPhi(1.0), ExpPhi(3.0)], ids=repr)
+def test_compiled_gains_use_the_same_phi_as_numpy(phi):
+    # the kernels carry their own scalar phi: pinned against the numpy formula, gains and coverage bit for bit
+    pool, graph = random_instance(5)
+    objective = build_objective(pool, graph, SelectParams(budget=5))
+    objective.phi = phi
+    objective.init()
+    for row in (3, 11, 29):
+        objective.update(row)
+    np.testing.assert_array_equal(objective.phi_coverage, phi.value(objective.coverage))
+    rows = objective.rows
+    for row in range(len(pool)):
+        labels = rows.indices[rows.indptr[row]:rows.indptr[row + 1]]
+        values = rows.data[rows.indptr[row]:rows.indptr[row + 1]]
+        expected = np.sum(phi.value(objective.coverage[labels] + values) - phi.value(objective.coverage[labels]))
+        assert objective.gains(np.array([row]))[0] == pytest.approx(expected, rel=1e-13, abs=1e-15)
