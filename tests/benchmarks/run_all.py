@@ -28,7 +28,7 @@ BENCHES = [
     ("Semantic stage on 100K vectors", ["tests/benchmarks/bench_semantic.py", "--rows", "100000"]),
     ("Selection: lazy greedy against the MIG gradient sampler", [
         "tests/benchmarks/bench_select.py", "--sizes", "100000,300000,1000000", "--labels", "2000,3000,5000",
-        "--budgets", "1000,5000,20000", "--gradient-cap-s", "150"]),
+        "--budgets", "1000,5000,20000", "--gradient-cap-s", "150", "--repeats", "5"]),
     # Over an hour on 2 cores, most of it embedding ~163K samples (see the module doc for the GPU round trip).
     ("End to end over all of ../shared/data", ["tests/benchmarks/bench_e2e.py"]),
 ]
