@@ -25,7 +25,6 @@ ROLES = ("system", "user", "assistant")
 # Control characters that are never legitimate in chat text; \t \n \v \f \r are allowed.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
-_WHITESPACE_RE = re.compile(r"\s+")
 # How sample_id separates roles from content and messages from each other (characters that never survive
 # whitespace normalisation, so no two different conversations share a canonical text).
 _ROLE_SEP = "\x1f"
@@ -139,8 +138,11 @@ def check_meta_size(meta_json: str, params: IngestParams) -> None:
 
 
 def normalize_for_id(content: str) -> str:
-    """Content as the id sees it: Unicode NFC, whitespace runs collapsed to one space, stripped."""
-    return _WHITESPACE_RE.sub(" ", unicodedata.normalize("NFC", content)).strip()
+    """Content as the id sees it: Unicode NFC, whitespace runs collapsed to one space, stripped.
+
+    str.split() splits on exactly the characters that `\\s` matches (both use Py_UNICODE_ISSPACE; a unit test pins
+    it over every code point), about 5x faster than re.sub on long texts."""
+    return " ".join(unicodedata.normalize("NFC", content).split())
 
 
 def sample_id(messages: list[dict]) -> str:
