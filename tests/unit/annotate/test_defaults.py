@@ -49,3 +49,28 @@ def test_task_card_accuracy_is_recomputed_from_the_data_recipe(shared_data_dir):
     present = sorted(set(human_truth))
     assert card["metrics"]["by_supervision"]["human"]["macro_f1"] == pytest.approx(
         f1_score(human_truth, human_pred, labels=present, average="macro", zero_division=0), abs=1e-6)
+
+
+def test_quality_card_auc_and_hh_pairwise_are_recomputed_from_the_data_recipe(shared_data_dir):
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from postmix.annotate.models import load_model
+    from postmix.annotate.quality_eval import calibrated_good_probability, calibrated_quality, hh_pairs
+
+    card = _card(DEFAULT_QUALITY_MODEL)
+    params = defaults.QUALITY_PARAMS
+    test = [e for e in to_examples(defaults.quality_rows(shared_data_dir), "quality", params.quality_threshold,
+                                   params.max_chars)
+            if split_part(e.split_key, params.split_salt, params.test_fraction,
+                          params.calibration_fraction) == "test"]
+    assert card["metrics"]["test_rows"] == len(test)
+    model = load_model("quality", DEFAULT_QUALITY_MODEL)
+    calibrated = calibrated_good_probability(model, [e.text for e in test])
+    truth = np.array([e.label == "good" for e in test])
+    assert card["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(truth, calibrated), abs=1e-6)
+    chosen, rejected = hh_pairs(shared_data_dir)
+    wins = calibrated_quality(model, chosen) - calibrated_quality(model, rejected)
+    recorded = card["extra_metrics"]["hh_rlhf_harmless_test pairwise accuracy"]
+    assert recorded["pairs"] == len(chosen)
+    assert recorded["accuracy"] == pytest.approx(((wins > 0).sum() + 0.5 * (wins == 0).sum()) / len(wins), abs=1e-6)

@@ -4,9 +4,9 @@ from pathlib import Path
 import fasttext
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 
-from postmix.annotate.calibration import calibration_path, load_calibration
+from postmix.annotate.calibration import calibration_path, fit_platt, load_calibration
 from postmix.annotate.labelled import decode_label, split_part, to_examples
 from postmix.annotate.params import TrainParams
 from postmix.annotate.train import train_classifier, train_command
@@ -47,6 +47,10 @@ def test_task_card_numbers_are_recomputed_from_the_held_out_split(task_card):
     assert m["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"), abs=1e-6)
     labels = m["confusion_matrix"]["labels"]
     assert m["confusion_matrix"]["matrix"] == confusion_matrix(truth, predicted, labels=labels).tolist()
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    for j, label in enumerate(labels):
+        assert m["per_class"][label] == pytest.approx(
+            {"precision": precision[j], "recall": recall[j], "f1": f1[j], "support": support[j]}, abs=1e-6)
     human = [i for i, e in enumerate(test) if e.supervision == "human"]
     assert m["by_supervision"]["human"]["accuracy"] == pytest.approx(
         accuracy_score([truth[i] for i in human], [predicted[i] for i in human]), abs=1e-6)
@@ -64,7 +68,7 @@ def test_task_card_lists_labels_counts_and_per_class_scores(task_card):
     assert task_card.model_path.endswith(".ftz")
 
 
-def test_quality_card_auc_is_recomputed_with_the_stored_calibration(quality_card):
+def test_quality_card_numbers_are_recomputed_with_the_stored_calibration(quality_card):
     test = _held_out(quality_rows(400), "quality", QUALITY_PARAMS)
     model = fasttext.load_model(quality_card.model_path)
     labels, probs = model.predict([e.text for e in test], k=2)
@@ -73,17 +77,55 @@ def test_quality_card_auc_is_recomputed_with_the_stored_calibration(quality_card
     truth = np.array([e.label == "good" for e in test])
     m = quality_card.content["metrics"]
     assert m["roc_auc"] == pytest.approx(roc_auc_score(truth, calibrated), abs=1e-6)
-    assert sum(row["rows"] for row in m["calibration_table"]) == len(test)
+    assert m["brier"] == pytest.approx(np.mean((calibrated - truth) ** 2), abs=1e-6)
+    # every bin of the calibration table, from the calibrated scores (equal-width bins, the last one closed)
+    bins = np.minimum((calibrated * 10).astype(int), 9)
+    for b, row in enumerate(m["calibration_table"]):
+        members = bins == b
+        assert row["rows"] == int(members.sum())
+        if members.any():
+            assert row["mean_score"] == pytest.approx(calibrated[members].mean(), abs=1e-6)
+            assert row["positive_rate"] == pytest.approx(truth[members].mean(), abs=1e-6)
+    # the card's accuracy is the raw model's top label (the classifier's own decision), recomputed the same way
+    top = ["good" if p >= 0.5 else "bad" for p in raw]
+    assert m["accuracy"] == pytest.approx(accuracy_score(["good" if t else "bad" for t in truth], top), abs=1e-6)
     assert m["roc_auc"] > 0.9
     assert calibration_path(Path(quality_card.model_path)).is_file()
 
 
-def test_quality_split_keeps_each_group_in_one_part(quality_card):
-    params = QUALITY_PARAMS
+def test_platt_scaling_corrects_overconfident_scores():
+    # truth ~ Bernoulli(sigmoid(z)) while the raw model says sigmoid(3 z): Platt must find a ~ 1/3, b ~ 0,
+    # and the calibrated scores must have a lower Brier score than the raw ones
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 1.5, 20000)
+    truth = rng.random(20000) < 1 / (1 + np.exp(-z))
+    raw = 1 / (1 + np.exp(-3 * z))
+    calibration = fit_platt(raw, truth)
+    assert calibration.a == pytest.approx(1 / 3, abs=0.03) and calibration.b == pytest.approx(0, abs=0.05)
+    brier = lambda p: np.mean((p - truth) ** 2)  # noqa: E731
+    assert brier(calibration.apply(raw)) < brier(raw) - 0.01
+
+
+def test_quality_split_keeps_each_prompt_in_one_part(quality_card):
+    # rows of one prompt (the `group` field) share a part, so no prompt is in both train and test
+    rows = quality_rows(400)
+    examples = list(to_examples(rows, "quality", 0.5, QUALITY_PARAMS.max_chars))
+    assert [e.split_key for e in examples] == [r["group"] for r in rows]
     parts = {}
-    for e in to_examples(quality_rows(400), "quality", 0.5, params.max_chars):
-        parts.setdefault(e.split_key, set()).add(split_part(e.split_key, params.split_salt, 0.2, 0.1))
+    for e in examples:
+        parts.setdefault(e.split_key, set()).add(split_part(e.split_key, QUALITY_PARAMS.split_salt,
+                                                            QUALITY_PARAMS.test_fraction,
+                                                            QUALITY_PARAMS.calibration_fraction))
     assert all(len(p) == 1 for p in parts.values())
+    # and the trainer used exactly that split: its per-part counts follow from split_part
+    counted = {}
+    for e in examples:
+        part = next(iter(parts[e.split_key]))
+        counted.setdefault(part, {}).setdefault(e.label, 0)
+        counted[part][e.label] += 1
+    card_counts = {part: {k: v for k, v in counts.items() if v} for part, counts in
+                   quality_card.content["label_counts"].items()}
+    assert card_counts == counted
 
 
 def test_training_is_byte_for_byte_reproducible(tmp_path):
