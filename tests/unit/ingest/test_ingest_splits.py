@@ -55,8 +55,11 @@ def test_unknown_format_names_file_and_fields(tmp_path):
 
 def test_ambiguous_format_names_file_fields_and_formats(tmp_path):
     path = write(tmp_path / "x.jsonl", jsonl_bytes([{"messages": OK, "conversations": []}]))
-    with pytest.raises(InputError, match="ambiguous.*chat and sharegpt"):
+    with pytest.raises(InputError, match="ambiguous.*chat and sharegpt") as caught:
         detect_file_format(str(path), IngestParams())
+    message = str(caught.value)
+    assert str(path) in message
+    assert "'conversations'" in message and "'messages'" in message
 
 
 def test_declared_format_wins_over_detection(tmp_path):
