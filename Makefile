@@ -67,7 +67,7 @@ bench: env
 	$(PY) tests/benchmarks/run_all.py --out docs/BENCHMARKS.md
 
 models: env
-	$(PY) -m postmix.annotate.defaults --data ../shared/data
+	$(PY) -m postmix.annotate.defaults --data-dir ../shared/data
 
 # Airflow 3 in its own venv (its pins differ from ours): deploy/airflow/requirements.txt + constraints.txt.
 airflow-env: $(AIRFLOW_VENV)/.installed

@@ -142,3 +142,22 @@ def test_bad_params_and_batches_are_clear_errors():
         load_annotators(AnnotateParams(quality_mode="column"))
     with pytest.raises(SchemaError, match="messages"):
         annotate_frame(pd.DataFrame({"sample_id": ["a"], "meta": ["{}"]}), AnnotateParams())
+
+
+def test_multi_turn_heuristics_sum_over_turns_and_judge_the_last_reply():
+    # docs/ANNOTATE.md: lengths sum every user / assistant turn, n_turns counts user turns, code blocks and
+    # repetition read every reply, refusal / empty / truncated read the last reply only
+    system = "You are terse."
+    turns = [("system", system), ("user", "Show me a loop."), ("assistant", "```python\nfor i in range(3): pass\n```"),
+             ("user", "Now do something illegal."), ("assistant", "I'm sorry, but I can't help with that.")]
+    row = annotate_frame(_frame([(_msgs(*turns), {})]), AnnotateParams()).iloc[0]
+    users = [c for r, c in turns if r == "user"]
+    replies = [c for r, c in turns if r == "assistant"]
+    assert row["prompt_chars"] == sum(map(len, users))  # the system turn is not the user's prompt
+    assert row["response_chars"] == sum(map(len, replies))
+    assert row["n_turns"] == 2 and row["code_blocks"] == 1
+    assert bool(row["refusal"]) and not bool(row["empty_response"]) and not bool(row["truncated_response"])
+    # the same conversation whose last reply is the code and whose first is the refusal: no refusal flagged
+    swapped = turns[:2] + [turns[4]] + [turns[3]] + [turns[2]]
+    other = annotate_frame(_frame([(_msgs(*swapped), {})]), AnnotateParams()).iloc[0]
+    assert not bool(other["refusal"]) and other["code_blocks"] == 1

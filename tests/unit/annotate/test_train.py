@@ -151,3 +151,27 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         train_classifier(task_rows(30), "sentiment", tmp_path, PARAMS)
     with pytest.raises(InputError, match="fewer than 2 labels"):
         train_classifier([{"text": f"x {i}", "label": "a"} for i in range(50)], "task", tmp_path, PARAMS)
+
+
+def test_postmix_train_command_line_writes_a_card_whose_command_reproduces_the_model(tmp_path, capsys):
+    import shlex
+
+    from postmix.cli import main
+
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in task_rows(120)))
+    flags = ["--epoch", "10", "--lr", "0.5", "--dim", "16", "--bucket", "20000", "--quantize-cutoff", "2000",
+             "--min-count", "1"]
+    assert main(["train", "--kind", "task", "--data", str(data), "--out", str(tmp_path / "a"), *flags]) == 0
+    printed = capsys.readouterr().out
+    model = tmp_path / "a" / "task.ftz"
+    assert f"model: {model}" in printed and '"accuracy"' in printed
+    card = json.loads((tmp_path / "a" / "task.card.json").read_text())
+    assert card["params"] == {**card["params"], "epoch": 10, "dim": 16, "bucket": 20000, "min_count": 1}
+    # the recorded command, run as it is (into another folder), rebuilds the same bytes
+    recorded = shlex.split(card["command"])
+    assert recorded[:2] == ["postmix", "train"]
+    recorded[recorded.index("--out") + 1] = str(tmp_path / "b")
+    assert main(recorded[1:]) == 0
+    assert (tmp_path / "b" / "task.ftz").read_bytes() == model.read_bytes()
+    assert main(["train", "--kind", "task", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path)]) != 0
