@@ -4,6 +4,10 @@ Every commit carries the run id and stage in its commit metadata (userMetadata).
 so a killed job leaves the previous version intact; merges on the table's declared keys make reruns idempotent.
 Concurrent writers are serialised by Delta's optimistic concurrency: a conflicting merge is retried (it is
 idempotent), and a conflict that persists becomes a StorageError.
+
+There is deliberately no blind append: an append retried after a kill or a conflict would duplicate rows, so
+"append new rows" is `merge_rows` without an update clause (insert keys not yet present), which a rerun leaves
+unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from postmix.errors import SchemaError, StorageError
+from postmix.spark.session import scoped_conf
 from postmix.storage.schema import load_schema
 from postmix.storage.tables import table_path
 
@@ -26,15 +31,8 @@ _CHECKED: set[str] = set()
 @contextmanager
 def commit_metadata(spark, run_id: str, stage: str) -> Iterator[None]:
     """Tag every Delta commit made inside the block with the run id and stage."""
-    previous = spark.conf.get(USER_METADATA, None)
-    spark.conf.set(USER_METADATA, json.dumps({"run_id": run_id, "stage": stage}, sort_keys=True))
-    try:
+    with scoped_conf(spark, USER_METADATA, json.dumps({"run_id": run_id, "stage": stage}, sort_keys=True)):
         yield
-    finally:
-        if previous is None:
-            spark.conf.unset(USER_METADATA)
-        else:
-            spark.conf.set(USER_METADATA, previous)
 
 
 def table_exists(spark, path: str) -> bool:
