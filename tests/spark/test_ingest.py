@@ -78,6 +78,61 @@ def test_counts_reconcile_and_match_the_tables(ingested):
     assert rejects.num_rows == c["rows_rejected"]
 
 
+def test_runs_row_records_the_outcome_fingerprints_versions_and_timings(ingested):
+    """Read without Spark; before any rerun in this module (the forced rerun below rewrites this row)."""
+    config, outcome = ingested
+    [row] = read(config.warehouse, "runs").to_pylist()
+    assert (row["run_id"], row["stage"], row["status"], row["attempt"]) == \
+        (config.effective_run_id, "ingest", "succeeded", 1), "a rerun ran before this test"
+    counts = dict(row["counts"])
+    assert counts == outcome.counts
+    assert counts["rows_read"] == counts["rows_accepted"] + counts["rows_duplicate"] + counts["rows_rejected"]
+    assert counts["rows_rejected"] == sum(v for k, v in counts.items() if k.startswith("rejected."))
+    assert row["params_fingerprint"] == config.stage_fingerprint("ingest")
+    assert row["input_fingerprint"] and row["input_versions"] in (None, [], {})
+    assert json.loads(row["params"])["sources"][0]["name"] == "chat"
+    assert dict(row["output_versions"]) == {
+        t: deltalake.DeltaTable(f"{config.warehouse}/{t}").version() for t in ("samples", "rejects")}
+    assert row["code_version"].strip()
+    assert row["started_at"] is not None and row["finished_at"] is not None
+    assert row["started_at"] <= row["finished_at"]
+    wall = (row["finished_at"] - row["started_at"]).total_seconds()
+    assert 0 < row["duration_s"] <= wall + 0.05
+    assert row["peak_rss_mb"] is not None and row["peak_rss_mb"] > 0
+    assert row["error"] is None
+
+
+def test_cli_ingest_prints_the_stage_and_reconciled_counts(spark, tmp_path, capsys):
+    from pyspark.sql import SparkSession
+
+    from postmix import cli
+
+    good = [{"id": "g1", "messages": HELLO},
+            {"id": "g2", "messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}]
+    src = tmp_path / "tiny.jsonl"
+    src.write_text(json.dumps(good[0]) + "\n" + '{"id": "g3", "messages": [' + "\n" + json.dumps(good[1]) + "\n",
+                   encoding="utf-8")
+    warehouse = tmp_path / "wh"
+    code = cli.main(["ingest", "--source", f"tiny={src}", "--warehouse", str(warehouse)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert SparkSession.getActiveSession() is spark  # the CLI joined the running session
+    run_id = load_config(None, {"sources": [f"tiny={src}"], "warehouse": str(warehouse)}).effective_run_id
+    lines = out.splitlines()
+    assert f"[ingest] run {run_id}: done" in lines
+    printed = {}
+    for line in lines:
+        parts = line.split()
+        if line.startswith("  ") and len(parts) == 2 and parts[1].replace(",", "").isdigit():
+            printed[parts[0]] = int(parts[1].replace(",", ""))
+    assert printed == {"rows_read": 3, "rows_accepted": 2, "rows_duplicate": 0, "rows_rejected": 1,
+                       "rejected.malformed_json": 1, "samples_new": 2, "samples_already_present": 0}
+    assert printed["rows_read"] == printed["rows_accepted"] + printed["rows_duplicate"] + printed["rows_rejected"]
+    [row] = read(str(warehouse), "runs").to_pylist()
+    assert row["run_id"] == run_id and dict(row["counts"]) == printed
+    assert read(str(warehouse), "samples").num_rows == 2 and read(str(warehouse), "rejects").num_rows == 1
+
+
 def test_duplicates_collapse_across_sources_and_keep_every_holder(ingested):
     config, _ = ingested
     rows = read(config.warehouse, "samples").to_pylist()
