@@ -7,6 +7,8 @@ import json
 import deltalake
 import pytest
 
+from postmix.annotate.params import TrainParams
+from postmix.annotate.train import train_classifier
 from postmix.config import load_config
 from postmix.errors import ModelError
 from postmix.spark.annotate import run_annotate
@@ -50,8 +52,45 @@ def test_rerun_annotates_only_new_samples(spark, annotated):
     more = load_config(None, {"sources": [f"a={root / 'a.jsonl'}", f"b={root / 'b.jsonl'}"],
                               "warehouse": config.warehouse})
     run_ingest(spark, more)
-    outcome = run_annotate(spark, more, force=True)
+    before = {r["sample_id"]: r for r in _annotations(config)}
+    outcome = run_annotate(spark, more)  # a plain rerun: new input version, so the stage runs, on new rows only
     assert outcome.counts["samples_pending"] == 1 and outcome.counts["samples_already_annotated"] == 4
+    after = {r["sample_id"]: r for r in _annotations(config)}
+    assert len(after) == 5 and set(before) < set(after)
+    assert all(after[sample_id] == row for sample_id, row in before.items())  # old rows untouched (run_id too)
+
+
+def _annotations(config) -> list[dict]:
+    return deltalake.DeltaTable(f"{config.warehouse}/annotations").to_pyarrow_table().to_pylist()
+
+
+def test_user_model_and_user_columns_through_spark(spark, tmp_path):
+    # a model the user trained (shipped to the executors by path) and the user's own label and score in meta
+    rows = [{"messages": [{"role": "user", "content": f"{verb} number {i} please"},
+                          {"role": "assistant", "content": "ok"}], "label": label}
+            for i in range(60) for verb, label in (("add up", "Math"), ("write a poem on", "Creative writing"))]
+    card = train_classifier(rows, "task", tmp_path / "model", TrainParams(epoch=10, lr=0.5, dim=16, bucket=20000,
+                                                                          quantize_cutoff=2000, min_count=1),
+                            name="mine")
+    source = tmp_path / "scored.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"prompt": "add up number 3 please", "response": "6", "label_by_me": "Coding & Debugging", "judge": 8},
+        {"prompt": "write a poem on number 4 please", "response": "Four...", "judge": 2}]), encoding="utf-8")
+    config = load_config(None, {"sources": [f"s={source}"], "warehouse": str(tmp_path / "wh"),
+                                "annotate": {"task_model": card.model_path, "task_column": "meta.label_by_me",
+                                             "quality_column": "meta.judge", "quality_column_scale": [0, 10],
+                                             "quality_mode": "column", "batch_rows": 1}})
+    run_ingest(spark, config)
+    run_annotate(spark, config)
+    by_prompt = {r["prompt_chars"]: r for r in _annotations(config)}
+    assert len(by_prompt) == 2
+    for row in by_prompt.values():
+        assert row["task_model"] == "mine.ftz" and row["task_model_sha256"] == card.content["model_sha256"]
+    labelled, unlabelled = by_prompt[len("add up number 3 please")], by_prompt[len("write a poem on number 4 please")]
+    assert labelled["task"] == "Coding & Debugging" and labelled["task_source"] == "column"
+    assert unlabelled["task"] == "Creative writing" and unlabelled["task_source"] == "model"
+    assert labelled["quality"] == pytest.approx(0.8) and unlabelled["quality"] == pytest.approx(0.2)
+    assert spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "2048"  # batch_rows was scoped
 
 
 def test_a_missing_model_fails_before_any_work(spark, annotated, tmp_path):

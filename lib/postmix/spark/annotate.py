@@ -13,6 +13,7 @@ from postmix.annotate.annotator import ANNOTATION_COLUMNS, load_annotators
 from postmix.annotate.params import AnnotateParams
 from postmix.params import fingerprint
 from postmix.spark.files import resolve_on_executor, ship_local_file
+from postmix.spark.session import ARROW_BATCH_ROWS, scoped_conf
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
 from postmix.storage.delta import merge_rows, read_table, table_exists
 from postmix.storage.tables import table_path
@@ -44,8 +45,6 @@ def pending_samples(spark, warehouse: str, current: str):
 
 
 def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current: str) -> StageOutcome:
-    from pyspark.sql import functions as F
-
     from postmix.spark.schema import spark_schema
 
     for path in (params.task_model, params.quality_model, params.lid_model):
@@ -56,6 +55,16 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
     rows = pending.mapInPandas(_annotate_fn(params, current, run_id), out_schema)
     counts = {"samples_total": total, "samples_pending": 0}
     rows = rows.persist()
+    # batch_rows: the rows per Arrow batch that annotate_frame receives (read when the plan runs, inside the block)
+    with scoped_conf(spark, ARROW_BATCH_ROWS, str(params.batch_rows)):
+        _write_annotations(spark, rows, warehouse, out_schema, counts)
+    counts["samples_already_annotated"] = total - counts["samples_pending"]
+    return StageOutcome(counts=counts, outputs=["annotations"])
+
+
+def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict) -> None:
+    from pyspark.sql import functions as F
+
     try:
         counts["samples_pending"] = rows.count()
         if counts["samples_pending"]:
@@ -67,8 +76,6 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
             counts.update({f"flag.{r['flag']}": r["count"] for r in flagged})
     finally:
         rows.unpersist()
-    counts["samples_already_annotated"] = total - counts["samples_pending"]
-    return StageOutcome(counts=counts, outputs=["annotations"])
 
 
 def _annotate_fn(params: AnnotateParams, current: str, run_id: str):

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from postmix.errors import ConfigError
 from postmix.spark.params import SparkParams
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+ARROW_BATCH_ROWS = "spark.sql.execution.arrow.maxRecordsPerBatch"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # Settings that make a laptop run fast and outputs reproducible; any of them can be overridden by params.conf.
@@ -23,7 +26,7 @@ LOCAL_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.execution.arrow.maxRecordsPerBatch": "2048",
+    ARROW_BATCH_ROWS: "2048",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -101,3 +104,17 @@ def _launcher_jars() -> bool:
 def _launched_by_spark_submit() -> bool:
     """spark-submit exports the master through the launcher's environment; then we must not override it."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+@contextmanager
+def scoped_conf(spark, key: str, value: str) -> Iterator[None]:
+    """A runtime SQL setting for the block only; the previous value (or none) comes back after it."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
