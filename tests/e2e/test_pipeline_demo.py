@@ -3,11 +3,15 @@ run skips everything, and the selection is byte-for-byte reproducible."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import deltalake
 import pytest
 
+from postmix.cli import main
 from postmix.config import load_config
-from postmix.demo.generate import write_demo_sources
+from postmix.demo.generate import FILES
 from postmix.pipeline import STAGES, run_pipeline
 
 BUDGET = 60
@@ -15,12 +19,16 @@ BUDGET = 60
 
 @pytest.fixture(scope="module")
 def demo_run(spark, tmp_path_factory):
+    """`postmix demo` itself (what `make demo` runs), on a small scale, in this process and Spark session."""
     root = tmp_path_factory.mktemp("demo")
-    specs = write_demo_sources(root / "sources", seed=0, scale=0.12)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["demo", "--warehouse", str(root / "wh"), "--scale", "0.12", "--budget", str(BUDGET)])
+    assert code == 0, printed.getvalue()[-3000:]
+    sources = root / "wh-sources"  # where the demo writes its sources: beside the warehouse
     config = load_config(None, {"warehouse": str(root / "wh"), "select": {"budget": BUDGET},
-                                "sources": [f"{s.name}={s.path}" for s in specs]})
-    first = run_pipeline(spark, config)
-    return config, first
+                                "sources": [f"demo_{name}={sources / file}" for name, file in FILES.items()]})
+    return config, printed.getvalue()
 
 
 def rows(config, table):
@@ -28,14 +36,17 @@ def rows(config, table):
 
 
 def test_every_stage_ran_and_wrote_its_tables(demo_run):
-    config, outcomes = demo_run
-    assert [stage for stage, _ in STAGES] == list(outcomes)
-    assert {"ingest", "annotate", "embed", "semantic", "select", "mixture", "report"} <= set(outcomes)
+    config, printed = demo_run
+    run_id = config.effective_run_id
+    done = [line.split("]")[0][1:] for line in printed.splitlines() if line.endswith(f"run {run_id}: done")]
+    assert done == [stage for stage, _ in STAGES]  # every stage printed, in order, under the run id we expect
+    assert {"ingest", "annotate", "embed", "semantic", "select", "mixture", "report"} <= set(done)
+    assert "postmix demo: done" in printed and f"run_id = '{run_id}'" in printed
     samples = rows(config, "samples")
     assert len(rows(config, "annotations")) == len(samples) == len(rows(config, "embeddings"))
     assert len(rows(config, "sample_labels")) == len(samples)
     runs = rows(config, "runs")
-    assert {r["stage"] for r in runs} == set(outcomes) and {r["status"] for r in runs} == {"succeeded"}
+    assert {r["stage"] for r in runs} == set(done) and {r["status"] for r in runs} == {"succeeded"}
 
 
 def test_mixture_has_the_budget_with_provenance(demo_run):
