@@ -28,16 +28,27 @@ PHI_POWER = 0
 PHI_EXP = 1
 
 
+def _compiled(**options):
+    """njit with numba's on-disk cache; where numba finds no writable place for it (a read-only install with a
+    read-only home), compiled in memory in each process instead of failing at import."""
+    def decorate(function):
+        try:
+            return njit(cache=True, **options)(function)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            return njit(cache=False, **options)(function)
+    return decorate
+
+
 # --- the objective -------------------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@_compiled(inline="always")
 def _phi(x, kind, parameter, epsilon):
     if kind == PHI_POWER:
         return (x + epsilon) ** parameter
     return -math.expm1(-parameter * x)
 
 
-@njit(cache=True, inline="always")
+@_compiled(inline="always")
 def _row_gain(rows, coverage, phi_coverage, phi, row):
     indptr, indices, data = rows
     kind, parameter, epsilon = phi
@@ -48,7 +59,7 @@ def _row_gain(rows, coverage, phi_coverage, phi, row):
     return total
 
 
-@njit(cache=True, nogil=True)
+@_compiled(nogil=True)
 def row_gains(rows, coverage, phi_coverage, phi, candidates):
     """F(S + i) - F(S) for each candidate row i, summed over the row's non-zeros in CSR order."""
     gains = np.empty(len(candidates), dtype=np.float64)
@@ -57,7 +68,7 @@ def row_gains(rows, coverage, phi_coverage, phi, candidates):
     return gains
 
 
-@njit(cache=True, nogil=True)
+@_compiled(nogil=True)
 def add_row(rows, coverage, phi_coverage, phi, row):
     """Coverage += the row's information; phi of the coverage kept per label."""
     indptr, indices, data = rows
@@ -70,7 +81,7 @@ def add_row(rows, coverage, phi_coverage, phi, row):
 
 # --- the constraints -----------------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@_compiled(inline="always")
 def _fits(limits, row):
     """Not taken, allowed, within the budget and under every cap."""
     costs, allowed, budget_left, codes, cap_left, _deficit, _headroom, has_caps, _has_floors = limits
@@ -83,13 +94,13 @@ def _fits(limits, row):
     return True
 
 
-@njit(cache=True, inline="always")
+@_compiled(inline="always")
 def _reserve(deficit, headroom):
     """Budget to keep for a group: its deficit plus, when unmet, one row's worth of headroom (tokens)."""
     return deficit + headroom if deficit > 0 else 0.0
 
 
-@njit(cache=True, inline="always")
+@_compiled(inline="always")
 def _keeps_floor_reserve(limits, row):
     """After taking the row, the budget left still covers every column's unmet floors."""
     costs, _allowed, budget_left, codes, _cap_left, deficit, headroom, _has_caps, has_floors = limits
@@ -107,7 +118,7 @@ def _keeps_floor_reserve(limits, row):
     return True
 
 
-@njit(cache=True, nogil=True)
+@_compiled(nogil=True)
 def fits_many(limits, candidates):
     out = np.empty(len(candidates), dtype=np.bool_)
     for position in range(len(candidates)):
@@ -115,7 +126,7 @@ def fits_many(limits, candidates):
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled(nogil=True)
 def keeps_floor_reserve_many(limits, candidates):
     out = np.empty(len(candidates), dtype=np.bool_)
     for position in range(len(candidates)):
@@ -123,7 +134,7 @@ def keeps_floor_reserve_many(limits, candidates):
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled(nogil=True)
 def record_row(limits, row):
     """Take the row: budget, caps and floor deficits move by its cost."""
     costs, allowed, budget_left, codes, cap_left, deficit, _headroom, _has_caps, _has_floors = limits
@@ -140,12 +151,12 @@ def record_row(limits, row):
 # The heap holds row numbers; a row comes before another when its bound is higher, or equal with a smaller
 # sample_id rank, so the heap order is the greedy's tie-break.
 
-@njit(cache=True, inline="always")
+@_compiled(inline="always")
 def _before(bound, ranks, a, b):
     return bound[a] > bound[b] or (bound[a] == bound[b] and ranks[a] < ranks[b])
 
 
-@njit(cache=True)
+@_compiled()
 def _sift_down(heap, size, position, bound, ranks):
     row = heap[position]
     while True:
@@ -161,7 +172,7 @@ def _sift_down(heap, size, position, bound, ranks):
     heap[position] = row
 
 
-@njit(cache=True)
+@_compiled()
 def _sift_up(heap, position, bound, ranks):
     row = heap[position]
     while position > 0:
@@ -173,13 +184,13 @@ def _sift_up(heap, position, bound, ranks):
     heap[position] = row
 
 
-@njit(cache=True)
+@_compiled()
 def heapify(heap, size, bound, ranks):
     for position in range(size // 2 - 1, -1, -1):
         _sift_down(heap, size, position, bound, ranks)
 
 
-@njit(cache=True, inline="always")
+@_compiled(inline="always")
 def _pop_top(heap, size):
     """Remove the top (the caller sifts the moved last row down); returns the new size."""
     size -= 1
@@ -187,7 +198,7 @@ def _pop_top(heap, size):
     return size
 
 
-@njit(cache=True, nogil=True)
+@_compiled(nogil=True)
 def celf_picks(rows, coverage, phi_coverage, phi, limits, ranks, heap, heap_size, bound, evaluated_at,
                cost_scaled, cheapest, picks, picked, max_new):
     """Up to `max_new` greedy picks, appended to `picks` after the `picked` already there; returns the new count.
