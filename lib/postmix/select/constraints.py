@@ -266,11 +266,11 @@ class ConstraintState:
 
     def fits(self, candidates: np.ndarray) -> np.ndarray:
         """Not taken, allowed, within the budget and under every cap (False stays False)."""
-        return kernels.fits_many(self.limits, _as_rows(candidates))
+        return kernels.rows_passing(self.limits, _as_rows(candidates), kernels.RULE_FITS)
 
     def keeps_floor_reserve(self, candidates: np.ndarray) -> np.ndarray:
         """After taking the candidate, the budget left still covers every column's unmet floors."""
-        return kernels.keeps_floor_reserve_many(self.limits, _as_rows(candidates))
+        return kernels.rows_passing(self.limits, _as_rows(candidates), kernels.RULE_FLOOR_RESERVE)
 
     def eligible(self, candidates: np.ndarray) -> np.ndarray:
         """Which candidates can be added now without breaking budget, caps or the floor reservation."""

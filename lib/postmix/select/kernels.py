@@ -118,19 +118,17 @@ def _keeps_floor_reserve(limits, row):
     return True
 
 
-@_compiled(nogil=True)
-def fits_many(limits, candidates):
-    out = np.empty(len(candidates), dtype=np.bool_)
-    for position in range(len(candidates)):
-        out[position] = _fits(limits, candidates[position])
-    return out
+RULE_FITS = 0
+RULE_FLOOR_RESERVE = 1
 
 
 @_compiled(nogil=True)
-def keeps_floor_reserve_many(limits, candidates):
+def rows_passing(limits, candidates, rule):
+    """Which candidates pass one rule: RULE_FITS (`_fits`) or RULE_FLOOR_RESERVE (`_keeps_floor_reserve`)."""
     out = np.empty(len(candidates), dtype=np.bool_)
     for position in range(len(candidates)):
-        out[position] = _keeps_floor_reserve(limits, candidates[position])
+        row = candidates[position]
+        out[position] = _fits(limits, row) if rule == RULE_FITS else _keeps_floor_reserve(limits, row)
     return out
 
 
