@@ -189,10 +189,11 @@ def heapify(heap, size, bound, ranks):
 
 
 @_compiled(inline="always")
-def _pop_top(heap, size):
-    """Remove the top (the caller sifts the moved last row down); returns the new size."""
+def _pop_top(heap, size, bound, ranks):
+    """Remove the top row and restore the heap order; returns the new size."""
     size -= 1
     heap[0] = heap[size]
+    _sift_down(heap, size, 0, bound, ranks)
     return size
 
 
@@ -206,7 +207,7 @@ def celf_picks(rows, coverage, phi_coverage, phi, limits, ranks, heap, heap_size
     this step is the winner (its priority is exact and every other bound, an upper bound by submodularity, is
     lower or equal with a larger sample_id); any other row is re-evaluated in place and sifted down.
     `heap_size` is a one-element array, updated; `bound`/`evaluated_at` are per-row, updated."""
-    costs, _allowed, budget_left = limits[0], limits[1], limits[2]
+    costs, budget_left = limits[0], limits[2]
     size = heap_size[0]
     aside = np.empty(16, dtype=np.int64)
     target = min(picked + max_new, len(picks))
@@ -216,19 +217,16 @@ def celf_picks(rows, coverage, phi_coverage, phi, limits, ranks, heap, heap_size
         while size > 0:
             row = heap[0]
             if not _fits(limits, row):
-                size = _pop_top(heap, size)
-                _sift_down(heap, size, 0, bound, ranks)
+                size = _pop_top(heap, size, bound, ranks)
             elif not _keeps_floor_reserve(limits, row):
-                size = _pop_top(heap, size)
-                _sift_down(heap, size, 0, bound, ranks)
+                size = _pop_top(heap, size, bound, ranks)
                 if set_aside == len(aside):
                     aside = np.concatenate((aside, np.empty(len(aside), dtype=np.int64)))
                 aside[set_aside] = row
                 set_aside += 1
             elif evaluated_at[row] == picked:
                 winner = row
-                size = _pop_top(heap, size)
-                _sift_down(heap, size, 0, bound, ranks)
+                size = _pop_top(heap, size, bound, ranks)
                 break
             else:
                 gain = _row_gain(rows, coverage, phi_coverage, phi, row)
