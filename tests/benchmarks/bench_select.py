@@ -1,19 +1,24 @@
-"""Benchmark: exact lazy greedy vs the MIG paper's dense gradient sampler, and RandGreeDi vs single node.
+"""Benchmark: exact lazy greedy and lazy mig-gradient vs the MIG paper's dense gradient sampler, and RandGreeDi vs
+single node.
 
 Not part of the default test run. Example (small, a minute or two):
     PYTHONPATH=lib .venv/bin/python tests/benchmarks/bench_select.py --sizes 20000 --labels 2000 --budgets 1000 \
         --out build/bench_select.json
 Full run (the lead's): --sizes 100000,300000,1000000 --labels 2000,3000,5000 --budgets 1000,5000,20000
 
+Methods (--methods): `lazy` (method mig: lazy greedy on the exact marginal gain), `lazy-gradient` (method
+mig-gradient: the same lazy greedy on the MIG paper's linearised score, the picks of the dense sampler),
+`gradient` (the dense float32 sampler as the paper's reference code does it), `randgreedi`.
+
 Method of measurement:
 - every case runs in a fresh subprocess (python this_file --case JSON), so memory figures do not mix;
 - wall time: time.perf_counter around the selection, including building the information matrix (sparse Xp for
-  the lazy greedy, dense n x K float32 for the gradient sampler); pool generation is not timed; the lazy greedy
-  runs --repeats times in its subprocess and the median is reported (a one-second run varies by tens of percent
-  here); the gradient sampler, tens of seconds or more, runs once;
+  the lazy methods, dense n x K float32 for the gradient sampler); pool generation is not timed; both lazy
+  methods run --repeats times in their subprocess and the median is reported (a one-second run varies by tens of
+  percent here); the dense gradient sampler, tens of seconds or more, runs once;
 - peak memory: the subprocess's peak RSS (Linux VmHWM) during the selection, the high-water mark being reset
   just before it starts (postmix.select.measure); `rss_before_mib` is the RSS holding the pool at that point;
-- objective: both methods' picks scored by the same exact objective F;
+- objective: every method's picks scored by the same exact objective F;
 - the gradient sampler runs in full when its dense matrix fits --dense-limit-gib and a probe of --probe-steps
   steps predicts it finishes within --gradient-cap-s; otherwise its time is extrapolated from the probe
   (setup + per-step time x budget; when the dense matrix does not fit, the probe runs on the first
@@ -39,7 +44,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "lib"))
 
-from postmix.select.baselines import dense_information, gradient_steps  # noqa: E402
+from postmix.select.gradient import dense_information, gradient_steps  # noqa: E402
 from postmix.select.constraints import ConstraintState, candidate_mask, resolve_quotas  # noqa: E402
 from postmix.select.distributed import randgreedi  # noqa: E402
 from postmix.select.frames import load_pool_npz  # noqa: E402
@@ -50,6 +55,8 @@ from postmix.select.params import SelectParams  # noqa: E402
 from postmix.select.synthetic import synthetic_pool  # noqa: E402
 
 MIB = 2**20
+LAZY_RULES = {"lazy": "exact", "lazy-gradient": "linearised"}  # benchmark method -> lazy greedy's gain rule
+METHODS = ("lazy", "lazy-gradient", "gradient")  # per size and budget, in table order (then randgreedi)
 
 
 def make_pool(case: dict):
@@ -64,9 +71,10 @@ def run_case(case: dict) -> dict:
     resolved = resolve_quotas((), params)
     mask = candidate_mask(pool, params)
     out = {**case, "rows": len(pool), "labels": pool.n_labels, "rss_before_mib": _rss_now() / MIB}
-    if case["method"] == "lazy":
+    if case["method"] in LAZY_RULES:
+        rule = LAZY_RULES[case["method"]]
         out.update(_median_of(case.get("repeats", 1), lambda: _measure(lambda: _lazy(pool, graph, params, resolved,
-                                                                                     mask))))
+                                                                                     mask, rule))))
     elif case["method"] == "randgreedi":
         out.update(_randgreedi(pool, graph, params, resolved, mask))
     else:
@@ -84,9 +92,9 @@ def _median_of(repeats: int, measure) -> dict:
     return median
 
 
-def _lazy(pool, graph, params, resolved, mask):
+def _lazy(pool, graph, params, resolved, mask, rule="exact"):
     objective = build_objective(pool, graph, params)
-    picks = lazy_greedy(objective, ConstraintState.start(pool, resolved, mask), pool.id_ranks())
+    picks = lazy_greedy(objective, ConstraintState.start(pool, resolved, mask), pool.id_ranks(), rule=rule)
     return objective.value_of(picks)
 
 
@@ -176,7 +184,7 @@ def plan(args) -> list[dict]:
     cases = []
     for rows, k in zip(sizes, labels):
         for budget in budgets:
-            for method in ("lazy", "gradient"):
+            for method in METHODS:
                 if method in methods:
                     cases.append({**common, "rows": rows, "labels": k, "budget": budget, "method": method})
             if budget in rg_budgets and "randgreedi" in methods:
@@ -197,18 +205,25 @@ def markdown(results: list[dict]) -> str:
                     f"ratio distributed/single = {r['ratio']:.4f}")
         lines.append(f"| {r['rows']} | {r['labels']} | {r['budget']} | {r['method']} | {r['wall_s']:.2f} | "
                      f"{r['peak_rss_mib']:.0f} | {objective} | {note} |")
-    lines += ["", "| rows | labels | budget | speed-up lazy vs gradient | objective lazy / gradient |",
-              "|---:|---:|---:|---:|---:|"]
+    lines += ["", "| rows | labels | budget | speed-up lazy vs gradient | objective lazy / gradient | "
+              "time lazy-gradient / lazy | objective lazy-gradient / gradient |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
     by_key = {(r["rows"], r["labels"], r["budget"], r["method"]): r for r in results}
-    for (rows, k, budget, method), lazy in by_key.items():
-        if method != "lazy" or (rows, k, budget, "gradient") not in by_key:
-            continue
-        gradient = by_key[(rows, k, budget, "gradient")]
-        speedup = gradient["wall_s"] / lazy["wall_s"]
-        mark = " (extrapolated)" if gradient.get("extrapolated") else ""
-        ratio = "n/a" if gradient["objective"] is None else f"{lazy['objective'] / gradient['objective']:.4f}"
-        lines.append(f"| {rows} | {k} | {budget} | {speedup:.1f}x{mark} | {ratio} |")
+    for rows, k, budget in dict.fromkeys(key[:3] for key in by_key if key[3] in METHODS):
+        lazy, linearised, gradient = (by_key.get((rows, k, budget, method)) for method in METHODS)
+        mark = " (extrapolated)" if gradient and gradient.get("extrapolated") else ""
+        speedup = _ratio(gradient, lazy, "wall_s", "{:.1f}x") + (mark if gradient and lazy else "")
+        lines.append(f"| {rows} | {k} | {budget} | {speedup} | {_ratio(lazy, gradient, 'objective')} | "
+                     f"{_ratio(linearised, lazy, 'wall_s', '{:.2f}')} | "
+                     f"{_ratio(linearised, gradient, 'objective')} |")
     return "\n".join(lines)
+
+
+def _ratio(top: dict | None, bottom: dict | None, key: str, form: str = "{:.4f}") -> str:
+    """top[key] / bottom[key] formatted, or n/a when either run or value is missing."""
+    if not top or not bottom or top.get(key) is None or bottom.get(key) is None:
+        return "n/a"
+    return form.format(top[key] / bottom[key])
 
 
 def main(argv=None) -> int:
@@ -217,14 +232,15 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--labels", default="2000,3000,5000", help="one value, or one per size")
     parser.add_argument("--budgets", default="1000,5000,20000")
-    parser.add_argument("--methods", default="lazy,gradient,randgreedi", help="subset of lazy,gradient,randgreedi")
+    parser.add_argument("--methods", default="lazy,lazy-gradient,gradient,randgreedi",
+                        help="subset of lazy,lazy-gradient,gradient,randgreedi")
     parser.add_argument("--randgreedi-budgets", default="1000,5000")
     parser.add_argument("--partitions", type=int, default=8, help="RandGreeDi partitions")
     parser.add_argument("--degree", type=int, default=10, help="average label-graph degree of synthetic pools")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pool-npz", default=None, help="a real pool written by the select job")
     parser.add_argument("--gradient-cap-s", type=float, default=600.0)
-    parser.add_argument("--repeats", type=int, default=3, help="lazy greedy runs per case; the median is reported")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per lazy case; the median is reported")
     parser.add_argument("--probe-steps", type=int, default=20)
     parser.add_argument("--probe-rows", type=int, default=100_000)
     parser.add_argument("--dense-limit-gib", type=float, default=8.0)

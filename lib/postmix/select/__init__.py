@@ -1,7 +1,7 @@
 """Selection: pick the subset of a pool that maximises the MIG information objective under constraints.
 
-One entry point, `select(pool, graph, params)`, dispatching on params.method (mig | random | quality | deita |
-kcenter | mig-gradient). The Spark RandGreeDi path (postmix.spark.randgreedi) is called by the select job.
+One entry point, `select(pool, graph, params)`, dispatching on params.method (mig | random | quality | longest |
+deita | kcenter | mig-gradient). The Spark RandGreeDi path (postmix.spark.randgreedi) is called by the select job.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from postmix.errors import ConstraintError
-from postmix.select.baselines import (deita_select, kcenter_select, mig_gradient_select, quality_order,
-                                      random_order, take_in_order)
+from postmix.select.baselines import (deita_select, kcenter_select, longest_order, quality_order, random_order,
+                                      take_in_order)
 from postmix.select.constraints import (ConstraintState, ResolvedQuotas, candidate_mask, check_feasibility,
                                         parse_quota, quota_violations, resolve_quotas)
 from postmix.select.distributed import partition_count, randgreedi, use_distributed
@@ -59,20 +59,24 @@ def _dispatch(pool: SelectionPool, objective: InformationObjective, graph: Label
     if params.method == "mig":
         if use_distributed(len(pool), params):
             picks, winner = randgreedi(pool, graph, params, resolved)
-            return picks, {**summary, "distributed": True, "partitions": partition_count(len(pool), params),
-                           "winner": winner}
+            return picks, {**summary, "gain_rule": "exact", "distributed": True,
+                           "partitions": partition_count(len(pool), params), "winner": winner}
         run = run_greedy(objective, start_state, id_ranks, resolved.in_tokens, params.progress)
-        return run.picks, {**summary, "distributed": False, "variant": run.variant}
+        return run.picks, {**summary, "gain_rule": "exact", "distributed": False, "variant": run.variant}
+    if params.method == "mig-gradient":
+        # the MIG paper's rule (first-order score) through the same lazy greedy; always single node
+        run = run_greedy(objective, start_state, id_ranks, resolved.in_tokens, params.progress, rule="linearised")
+        return run.picks, {**summary, "gain_rule": "linearised", "distributed": False, "variant": run.variant}
     if params.method == "random":
         return take_in_order(random_order(len(pool), np.random.default_rng(params.seed)), start_state()), summary
     if params.method == "quality":
         return take_in_order(quality_order(pool.quality, id_ranks), start_state()), summary
+    if params.method == "longest":
+        return take_in_order(longest_order(pool.response_chars, id_ranks), start_state()), summary
     if params.method == "deita":
         picks = deita_select(pool.embeddings, pool.quality, id_ranks, start_state(), params.deita_threshold)
         return picks, {**summary, "deita_threshold": params.deita_threshold}
-    if params.method == "kcenter":
-        return kcenter_select(pool.embeddings, pool.quality, id_ranks, start_state(), params.progress), summary
-    return mig_gradient_select(objective, id_ranks, start_state(), params.progress), summary
+    return kcenter_select(pool.embeddings, pool.quality, id_ranks, start_state(), params.progress), summary
 
 
 def _check_floors_met(pool: SelectionPool, picks: np.ndarray, resolved: ResolvedQuotas, method: str) -> None:

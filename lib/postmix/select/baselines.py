@@ -5,6 +5,8 @@ objective values come from the exact objective, so every method is scored the sa
 All baselines honour the quality floor, near-duplicate exclusion, the budget (samples or tokens: rows that no
 longer fit are skipped) and per-group caps and floors through the same ConstraintState as the greedy: a row is
 taken only when it is eligible, in the baseline's own order of preference. Nothing else about their order changes.
+(`mig-gradient`, the MIG paper's sampler, is the lazy greedy under the linearised rule: postmix.select.greedy; its
+dense form is postmix.select.gradient.)
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import numpy as np
 from postmix.errors import InputError
 from postmix.select.constraints import ConstraintState
 from postmix.select.measure import progress_bar
-from postmix.select.objective import InformationObjective
 
 _CHUNK = 256
 
@@ -43,6 +44,15 @@ def random_order(n_rows: int, rng: np.random.Generator) -> np.ndarray:
 def quality_order(quality: np.ndarray, id_ranks: np.ndarray) -> np.ndarray:
     """Highest quality first, smaller sample_id on ties."""
     return np.lexsort((id_ranks, -quality))
+
+
+def longest_order(response_chars: np.ndarray | None, id_ranks: np.ndarray) -> np.ndarray:
+    """"Long Is More for Alignment" (Zhao et al. 2024): longest response (assistant characters) first, smaller
+    sample_id on ties."""
+    if response_chars is None:
+        raise InputError("select method 'longest' needs the response length of every pool row (the pool's "
+                         "response_chars; the select stage fills it from samples.n_chars_assistant)")
+    return np.lexsort((id_ranks, -response_chars))
 
 
 def deita_select(embeddings: np.ndarray, quality: np.ndarray, id_ranks: np.ndarray, state: ConstraintState,
@@ -96,43 +106,6 @@ def kcenter_select(embeddings: np.ndarray, quality: np.ndarray, id_ranks: np.nda
             state.record(row)
             picks.append(row)
             distance = np.minimum(distance, 1.0 - embeddings @ embeddings[row])
-            bar.update(float(state.costs[row]))
-    return np.asarray(picks, dtype=np.int64)
-
-
-def mig_gradient_select(objective: InformationObjective, id_ranks: np.ndarray, state: ConstraintState,
-                        progress: bool = False, max_steps: int | None = None) -> np.ndarray:
-    """The MIG paper's sampler, done as its reference code does: a dense n x K float32 information matrix; each step
-    the gradient g = phi'(coverage) as a dense K vector, scores = Xp @ g for every row, take the best eligible row,
-    coverage += its row. O(steps x n x K). `max_steps` stops early (the benchmark extrapolates from it)."""
-    order, dense = dense_information(objective, id_ranks)
-    return gradient_steps(objective, order, dense, state, progress, max_steps)
-
-
-def dense_information(objective: InformationObjective, id_ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Xp as a dense float32 matrix with rows in sample_id order (dense row j is pool row order[j]), so that
-    argmax ties go to the smaller sample_id."""
-    order = np.argsort(id_ranks)
-    return order, objective.rows[order].astype(np.float32).toarray()
-
-
-def gradient_steps(objective: InformationObjective, order: np.ndarray, dense: np.ndarray, state: ConstraintState,
-                   progress: bool = False, max_steps: int | None = None) -> np.ndarray:
-    coverage = np.zeros(dense.shape[1], dtype=np.float32)
-    picks = []
-    with progress_bar(state.remaining, progress, "mig-gradient") as bar:
-        while max_steps is None or len(picks) < max_steps:
-            eligible = state.eligible(order)
-            if not eligible.any():
-                break
-            gradient = objective.phi.derivative(coverage.astype(np.float64)).astype(np.float32)
-            scores = dense @ gradient
-            scores[~eligible] = -np.inf
-            best = int(np.argmax(scores))
-            row = int(order[best])
-            coverage += dense[best]
-            state.record(row)
-            picks.append(row)
             bar.update(float(state.costs[row]))
     return np.asarray(picks, dtype=np.int64)
 

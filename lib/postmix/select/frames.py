@@ -1,7 +1,8 @@
 """Pool rows as a pandas frame (the Spark path's batch format) and pools on disk as .npz (for the benchmark).
 
 Frame columns: sample_id, quality, label_ids (list of int), label_weights (list of float), cost, one column per
-group, optionally near_duplicate (bool). Label ids index `label_names`.
+group, optionally near_duplicate (bool) and response_chars (characters of the assistant turns). Label ids index
+`label_names`.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ def pool_from_frame(frame: pd.DataFrame, label_names: tuple[str, ...], group_col
     weights = np.concatenate([np.asarray(v, dtype=np.float64) for v in frame["label_weights"]]) if len(frame) else []
     labels = sp.csr_matrix((weights, indices, indptr), shape=(len(frame), len(label_names)))
     near_duplicate = frame["near_duplicate"].to_numpy(dtype=bool) if "near_duplicate" in frame.columns else None
+    response_chars = (frame["response_chars"].to_numpy(dtype=np.float64) if "response_chars" in frame.columns
+                      else None)
     return SelectionPool(
         sample_ids=frame["sample_id"].to_numpy(dtype=str), quality=frame["quality"].to_numpy(dtype=np.float64),
         labels=labels, costs=frame["cost"].to_numpy(dtype=np.float64), label_names=label_names,
         groups={column: frame[column].to_numpy(dtype=str) for column in group_columns},
-        near_duplicate=near_duplicate)
+        near_duplicate=near_duplicate, response_chars=response_chars)
 
 
 def pool_to_frame(pool: SelectionPool) -> pd.DataFrame:
@@ -48,6 +51,8 @@ def pool_to_frame(pool: SelectionPool) -> pd.DataFrame:
     columns.update({column: values.astype(object) for column, values in pool.groups.items()})
     if pool.near_duplicate is not None:
         columns["near_duplicate"] = pool.near_duplicate
+    if pool.response_chars is not None:
+        columns["response_chars"] = pool.response_chars
     return pd.DataFrame(columns)
 
 
@@ -63,12 +68,14 @@ def save_pool_npz(path: str | Path, pool: SelectionPool, graph: LabelGraph) -> N
         arrays["near_duplicate"] = pool.near_duplicate
     if pool.embeddings is not None:
         arrays["embeddings"] = pool.embeddings
+    if pool.response_chars is not None:
+        arrays["response_chars"] = pool.response_chars
     np.savez_compressed(path, **arrays)
 
 
 def load_pool_npz(path: str | Path) -> tuple[SelectionPool, LabelGraph]:
     """Keys: sample_ids, quality, costs, labels_{indptr,indices,data}, label_names, graph_{indptr,indices,data},
-    group_<column> per group column, optional near_duplicate and embeddings."""
+    group_<column> per group column, optional near_duplicate, embeddings and response_chars."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"pool file not found: {path}")
@@ -84,5 +91,6 @@ def load_pool_npz(path: str | Path) -> tuple[SelectionPool, LabelGraph]:
             label_names=names,
             groups={key[len("group_"):]: data[key] for key in data.files if key.startswith("group_")},
             embeddings=data["embeddings"] if "embeddings" in data.files else None,
-            near_duplicate=data["near_duplicate"] if "near_duplicate" in data.files else None)
+            near_duplicate=data["near_duplicate"] if "near_duplicate" in data.files else None,
+            response_chars=data["response_chars"] if "response_chars" in data.files else None)
     return pool, graph

@@ -8,6 +8,11 @@ that the vectorised `ConstraintState` methods call too, so there is one implemen
 
 numba caches the machine code on disk (`cache=True`): only the first process on a machine pays the compilation.
 
+The lazy loop ranks rows by one of two rules (`rule`, see `GAIN_RULES`): the exact marginal gain
+F(S + i) - F(S) (method mig) or the MIG paper's linearised score sum_k Xp_ik phi'(c_k) (method mig-gradient). Both
+can only fall as the coverage c grows (phi is concave, so phi' is non-increasing), so for both a stale value is an
+upper bound and lazy evaluation returns the picks of the exhaustive search.
+
 Data passed in:
 - `rows`: the information matrix as CSR arrays (indptr, indices, data);
 - `phi`: (kind, parameter, epsilon), see `PHI_POWER`/`PHI_EXP`; the formulas are postmix.select.objective's
@@ -26,6 +31,10 @@ from numba import njit
 
 PHI_POWER = 0
 PHI_EXP = 1
+
+GAIN_EXACT = 0
+GAIN_LINEARISED = 1
+GAIN_RULES = {"exact": GAIN_EXACT, "linearised": GAIN_LINEARISED}
 
 
 def _compiled(**options):
@@ -49,6 +58,14 @@ def _phi(x, kind, parameter, epsilon):
 
 
 @_compiled(inline="always")
+def _phi_slope(x, kind, parameter, epsilon):
+    """phi'(x): the formulas of PowerPhi.derivative and ExpPhi.derivative."""
+    if kind == PHI_POWER:
+        return parameter * (x + epsilon) ** (parameter - 1.0)
+    return parameter * math.exp(-parameter * x)
+
+
+@_compiled(inline="always")
 def _row_gain(rows, coverage, phi_coverage, phi, row):
     indptr, indices, data = rows
     kind, parameter, epsilon = phi
@@ -59,13 +76,44 @@ def _row_gain(rows, coverage, phi_coverage, phi, row):
     return total
 
 
+@_compiled(inline="always")
+def _row_score(rows, coverage, phi, row):
+    """The linearised gain sum_k Xp_ik phi'(c_k), over the row's non-zeros in CSR (label) order."""
+    indptr, indices, data = rows
+    kind, parameter, epsilon = phi
+    total = 0.0
+    for nonzero in range(indptr[row], indptr[row + 1]):
+        total += data[nonzero] * _phi_slope(coverage[indices[nonzero]], kind, parameter, epsilon)
+    return total
+
+
+@_compiled(inline="always")
+def _row_value(rows, coverage, phi_coverage, phi, rule, row):
+    """What the greedy ranks a row by under `rule` (GAIN_EXACT or GAIN_LINEARISED)."""
+    if rule == GAIN_EXACT:
+        return _row_gain(rows, coverage, phi_coverage, phi, row)
+    return _row_score(rows, coverage, phi, row)
+
+
 @_compiled(nogil=True)
-def row_gains(rows, coverage, phi_coverage, phi, candidates):
-    """F(S + i) - F(S) for each candidate row i, summed over the row's non-zeros in CSR order."""
+def row_gains(rows, coverage, phi_coverage, phi, rule, candidates):
+    """Each candidate's value under `rule`: F(S + i) - F(S) (GAIN_EXACT) or the linearised score
+    (GAIN_LINEARISED), summed over the row's non-zeros in CSR order."""
     gains = np.empty(len(candidates), dtype=np.float64)
     for position in range(len(candidates)):
-        gains[position] = _row_gain(rows, coverage, phi_coverage, phi, candidates[position])
+        gains[position] = _row_value(rows, coverage, phi_coverage, phi, rule, candidates[position])
     return gains
+
+
+@_compiled(nogil=True)
+def phi_slopes(coverage, phi):
+    """phi' of every label's coverage, with the scalar formula the linearised rule uses (the dense reference
+    sampler takes its gradient from here, so its scores are the kernel's bit for bit)."""
+    kind, parameter, epsilon = phi
+    out = np.empty(len(coverage), dtype=np.float64)
+    for label in range(len(coverage)):
+        out[label] = _phi_slope(coverage[label], kind, parameter, epsilon)
+    return out
 
 
 @_compiled(nogil=True)
@@ -198,14 +246,17 @@ def _pop_top(heap, size, bound, ranks):
 
 
 @_compiled(nogil=True)
-def celf_picks(rows, coverage, phi_coverage, phi, limits, ranks, heap, heap_size, bound, evaluated_at,
+def celf_picks(rows, coverage, phi_coverage, phi, rule, limits, ranks, heap, heap_size, bound, evaluated_at,
                cost_scaled, cheapest, picks, picked, max_new):
     """Up to `max_new` greedy picks, appended to `picks` after the `picked` already there; returns the new count.
+    Rows are ranked by their value under `rule` (GAIN_EXACT or GAIN_LINEARISED), per unit of cost when
+    `cost_scaled`.
 
     Each step pops rows in heap order: a row that no longer fits is dropped for good; a row the floor
     reservation blocks is set aside for this step (put back after the pick); a row whose bound was computed at
-    this step is the winner (its priority is exact and every other bound, an upper bound by submodularity, is
-    lower or equal with a larger sample_id); any other row is re-evaluated in place and sifted down.
+    this step is the winner (its priority is exact and every other bound, an upper bound because both rules'
+    values only fall as coverage grows, is lower or equal with a larger sample_id); any other row is re-evaluated
+    in place and sifted down.
     `heap_size` is a one-element array, updated; `bound`/`evaluated_at` are per-row, updated."""
     costs, budget_left = limits[0], limits[2]
     size = heap_size[0]
@@ -229,7 +280,7 @@ def celf_picks(rows, coverage, phi_coverage, phi, limits, ranks, heap, heap_size
                 size = _pop_top(heap, size, bound, ranks)
                 break
             else:
-                gain = _row_gain(rows, coverage, phi_coverage, phi, row)
+                gain = _row_value(rows, coverage, phi_coverage, phi, rule, row)
                 bound[row] = gain / costs[row] if cost_scaled else gain
                 evaluated_at[row] = picked
                 _sift_down(heap, size, 0, bound, ranks)

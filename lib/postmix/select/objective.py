@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from postmix.select.kernels import PHI_EXP, PHI_POWER, add_row, row_gains
+from postmix.select.kernels import GAIN_RULES, PHI_EXP, PHI_POWER, add_row, row_gains
 from postmix.select.params import SelectParams
 from postmix.select.pool import LabelGraph, SelectionPool
 
@@ -111,10 +111,12 @@ class InformationObjective:
         coverage = self.coverage if coverage is None else coverage
         return float(np.sum(self.phi.value(coverage)))
 
-    def gains(self, candidates: np.ndarray) -> np.ndarray:
-        """Exact marginal gains F(S + i) - F(S) for each candidate row, over its non-zeros only."""
+    def gains(self, candidates: np.ndarray, rule: str = "exact") -> np.ndarray:
+        """Exact marginal gains F(S + i) - F(S) for each candidate row, over its non-zeros only; with
+        rule="linearised", the first-order scores sum_k Xp_ik phi'(c_k) instead (method mig-gradient)."""
         candidates = np.ascontiguousarray(candidates, dtype=np.int64)
-        return row_gains(self.csr, self.coverage, self.phi_coverage, self.phi.kernel_args, candidates)
+        return row_gains(self.csr, self.coverage, self.phi_coverage, self.phi.kernel_args, GAIN_RULES[rule],
+                         candidates)
 
     def label_gains(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-label gain of one row at the current coverage: (label indices, gains); the explanation of a pick."""

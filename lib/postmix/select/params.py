@@ -7,7 +7,7 @@ from typing import Optional
 
 from postmix.errors import ConfigError
 
-METHODS = ("mig", "random", "quality", "deita", "kcenter", "mig-gradient")
+METHODS = ("mig", "random", "quality", "longest", "deita", "kcenter", "mig-gradient")
 PHIS = ("power", "exp")
 DISTRIBUTED_MODES = ("auto", "on", "off")
 

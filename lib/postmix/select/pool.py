@@ -70,6 +70,7 @@ class SelectionPool:
     groups: Mapping[str, np.ndarray] = field(default_factory=dict)
     embeddings: Optional[np.ndarray] = None
     near_duplicate: Optional[np.ndarray] = None
+    response_chars: Optional[np.ndarray] = None  # characters of the assistant turns (method "longest")
 
     def __post_init__(self) -> None:
         n = len(self.sample_ids)
@@ -121,6 +122,13 @@ class SelectionPool:
             if mask.dtype != bool or mask.shape != (n,):
                 raise InputError(f"selection pool: near_duplicate must be a bool mask of {n} rows")
             object.__setattr__(self, "near_duplicate", mask)
+        if self.response_chars is not None:
+            lengths = _float_vector("response_chars", self.response_chars, n)
+            if np.any(lengths < 0):
+                bad = int(np.flatnonzero(lengths < 0)[0])
+                raise InputError(f"selection pool: response_chars must be >= 0, row {bad} ({self.sample_ids[bad]}) "
+                                 f"has {lengths[bad]}")
+            object.__setattr__(self, "response_chars", lengths)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -148,6 +156,7 @@ class SelectionPool:
             groups={column: values[rows] for column, values in self.groups.items()},
             embeddings=None if self.embeddings is None else self.embeddings[rows],
             near_duplicate=None if self.near_duplicate is None else self.near_duplicate[rows],
+            response_chars=None if self.response_chars is None else self.response_chars[rows],
         )
 
 

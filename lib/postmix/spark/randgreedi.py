@@ -49,7 +49,7 @@ def randgreedi_select(df, graph: LabelGraph, params: SelectParams, group_columns
             candidates.append(Candidate(f"partition {int(part)}", order))
         winner = better_of(union, objective, candidates, resolved)
         summary = {"method": "mig", "budget": params.budget, "budget_tokens": params.budget_tokens,
-                   "quotas": list(params.quotas), "distributed": True, "engine": "spark",
+                   "quotas": list(params.quotas), "gain_rule": "exact", "distributed": True, "engine": "spark",
                    "partitions": n_partitions, "union_rows": len(union), "winner": winner.name, "seed": params.seed}
         assert not quota_violations(union, winner.rows, resolved)  # better_of only returns valid solutions
         result = explain_picks(union, objective, winner.rows, "mig", summary, params.top_labels)

@@ -10,6 +10,7 @@ Pool rows (one per sample that has an annotation), built with Spark joins:
 - groups: "source", "task" and every quota column found in samples or annotations (values as text, null as
   "null"); a quota on any other column is refused by the core with a ConstraintError;
 - near_duplicate: the sample is a non-kept member in `near_duplicates` (only when that table exists);
+- response_chars: `n_chars_assistant` of the sample (the response length method `longest` ranks by);
 - embeddings (`embeddings` of the configured embed model) only for methods that need them (deita, kcenter) and
   for the mixture metrics.
 The label graph is `label_graph`'s undirected edges mirrored, diagonal 1, over the K labels of `semantic_labels`.
@@ -183,8 +184,8 @@ def group_columns_for(params: SelectParams, tables: TableSnapshot) -> tuple[str,
 
 def pool_rows(tables: TableSnapshot, params: SelectParams, labels: LabelSpace, group_columns: tuple[str, ...],
               embed_model: str | None = None):
-    """Pool rows as a Spark DataFrame: FRAME_COLUMNS, the group columns, near_duplicate (when known) and, with
-    `embed_model`, the sample's vector of that model (column VECTOR)."""
+    """Pool rows as a Spark DataFrame: FRAME_COLUMNS, response_chars, the group columns, near_duplicate (when
+    known) and, with `embed_model`, the sample's vector of that model (column VECTOR)."""
     from pyspark.sql import functions as F
 
     spark = tables.spark
@@ -209,6 +210,7 @@ def pool_rows(tables: TableSnapshot, params: SelectParams, labels: LabelSpace, g
                  F.when(has_task_label, F.array(F.lit(1.0).cast("float"))).otherwise(empty_weights))
         .alias("label_weights"),
         _cost(params).alias("cost"),
+        F.col("n_chars_assistant").cast("double").alias("response_chars"),
     ]
     columns += [F.coalesce(F.col(c).cast("string"), F.lit("null")).alias(c) for c in group_columns]
     if tables.has("near_duplicates"):

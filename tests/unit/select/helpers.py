@@ -40,7 +40,7 @@ def dense_objective(pool: SelectionPool, graph: LabelGraph, rows, alpha=1.0, bet
 
 
 def random_instance(seed: int, n_rows: int = 60, n_labels: int = 8, groups: bool = True):
-    """A small random pool (1-3 labels per row, random graph) for the property tests."""
+    """A small random pool (1-3 labels per row, random graph; response lengths with ties) for the property tests."""
     rng = np.random.default_rng(seed)
     weights = np.triu(rng.uniform(0.3, 1.0, (n_labels, n_labels)) * (rng.random((n_labels, n_labels)) < 0.3), 1)
     graph = LabelGraph(sp.csr_matrix(weights + weights.T + np.eye(n_labels)), tuple(f"l{i}" for i in range(n_labels)))
@@ -58,6 +58,7 @@ def random_instance(seed: int, n_rows: int = 60, n_labels: int = 8, groups: bool
         if groups else {},
         embeddings=_unit_rows(rng.standard_normal((n_rows, 6))),
         near_duplicate=rng.random(n_rows) < 0.1,
+        response_chars=rng.integers(0, 40, n_rows).astype(float),  # drawn last: the other fields stay as they were
     )
     return pool, graph
 

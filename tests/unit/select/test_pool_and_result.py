@@ -28,6 +28,9 @@ def _pool(**overrides):
     (dict(groups={"source": np.array(["x"])}), "group column 'source'"),
     (dict(embeddings=np.ones((3, 4))), "embeddings"),
     (dict(near_duplicate=np.array([0, 1])), "near_duplicate"),
+    (dict(response_chars=np.array([3.0])), "response_chars must have one value per sample"),
+    (dict(response_chars=np.array([3.0, np.inf])), "response_chars has NaN or infinity"),
+    (dict(response_chars=np.array([3.0, -1.0])), r"response_chars must be >= 0, row 1 \(b\)"),
 ])
 def test_pool_validation_names_the_problem(overrides, message):
     with pytest.raises(InputError, match=message):
@@ -88,8 +91,11 @@ def test_frame_and_npz_round_trips(tmp_path):
     assert (back.labels != pool.labels).nnz == 0
     np.testing.assert_array_equal(back.sample_ids, pool.sample_ids)
     np.testing.assert_array_equal(back.near_duplicate, pool.near_duplicate)
+    np.testing.assert_array_equal(back.response_chars, pool.response_chars)
     save_pool_npz(tmp_path / "pool.npz", pool, graph)
     loaded, loaded_graph = load_pool_npz(tmp_path / "pool.npz")
+    np.testing.assert_array_equal(loaded.response_chars, pool.response_chars)
+    np.testing.assert_array_equal(pool.subset(np.array([5, 2])).response_chars, pool.response_chars[[5, 2]])
     params = SelectParams(budget=10, progress=False)
     np.testing.assert_array_equal(select(loaded, loaded_graph, params).sample_id,
                                   select(pool, graph, params).sample_id)
