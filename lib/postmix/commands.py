@@ -17,7 +17,8 @@ def print_outcome(stage: str, run_id: str, outcome) -> None:
     for key in sorted(outcome.counts):
         print(f"  {key:<36} {outcome.counts[key]:>12,}")
     if outcome.message and not outcome.skipped:
-        print(f"  {outcome.message}")
+        for line in outcome.message.splitlines():
+            print(f"  {line}")
 
 
 def stage_command(name: str, help_text: str, runner: str,

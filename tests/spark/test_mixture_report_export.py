@@ -67,6 +67,17 @@ def test_metrics_compare_the_selection_with_random(spark, pipeline):
     assert 0.0 < metrics.loc["semantic_coverage", "selection"] <= 1.0
 
 
+def test_the_mixture_summary_and_the_report_give_the_verdict(spark, pipeline):
+    from postmix.mixture import in_metric_order, verdict_of
+
+    warehouse, _, _, outcomes = pipeline
+    metrics = in_metric_order(read(spark, warehouse, "mixture_metrics"))
+    sentence = verdict_of(metrics).sentence()
+    assert outcomes["mixture"].message.splitlines()[-1] == f"vs random: {sentence}"
+    html = report_path(warehouse, RUN).read_text(encoding="utf-8")
+    assert f'">{sentence}</p>' in html.replace("&#x27;", "'")
+
+
 def test_report_file_holds_the_runs_numbers(spark, pipeline):
     warehouse, _, config, outcomes = pipeline
     path = report_path(warehouse, RUN)

@@ -49,6 +49,7 @@ def build_warehouse(spark, warehouse: str, seed: int = 7) -> dict:
         second = (cluster + 1) % N_CLUSTERS
         vector = _unit(centroids[cluster] + 0.3 * rng.normal(size=DIM))
         truth[sid] = {"source": source, "task": task, "quality": quality, "chars": len(user) + len(answer),
+                      "answer_chars": len(answer),
                       "near_duplicate": i < NEAR_DUPLICATES, "labels": [cluster, second]}
         messages = [("user", user), ("assistant", answer)]
         samples.append((sid, messages, source, f"{source}-{i}", "chat", [(source, f"{source}-{i}", f"f:{i}")], 1,
@@ -128,6 +129,16 @@ def test_selection_honours_budget_quota_quality_floor_and_exclusion(spark, synth
     eligible = sum(t["quality"] >= 0.3 and not t["near_duplicate"] for t in truth.values())
     assert outcome.counts["pool_rows"] == N_SAMPLES and outcome.counts["eligible_rows"] == eligible
     assert outcome.counts["selected"] == 20 and "selections" in outcome.message
+
+
+def test_longest_ranks_by_the_assistant_characters(spark, synthetic):
+    warehouse, truth = synthetic
+    outcome = run_select(spark, config_for(warehouse, "longest", budget=10, method="longest"))
+    rows = selections_of(spark, warehouse, "longest")
+    expected = sorted(truth, key=lambda sid: (-truth[sid]["answer_chars"], sid))[:10]
+    assert [r["sample_id"] for r in rows] == expected and all(r["method"] == "longest" for r in rows)
+    assert len({truth[sid]["answer_chars"] for sid in expected}) < 10  # equal lengths: the sample_id tie-break
+    assert "vs random: measured by the mixture stage" in outcome.message
 
 
 def test_token_budget_costs_are_tokens_and_zero_quality_is_clipped(spark, synthetic):

@@ -86,6 +86,25 @@ METRIC_INFO: dict[str, tuple[str, str]] = {
 }
 assert tuple(METRIC_INFO) == tuple(f.name for f in fields(MixtureMetrics))
 
+HIGHER, LOWER, NEUTRAL = "higher", "lower", "neutral"
+# which value is better, per metric: the selection-vs-random verdict of the report and the console reads it here.
+# Neutral: counts and costs (set by the budget) and the pool's own entropy (the same for both selections).
+METRIC_BETTER: dict[str, str] = {
+    "n_samples": NEUTRAL,
+    "total_cost": NEUTRAL,
+    "objective": HIGHER,
+    "label_coverage": HIGHER,
+    "label_presence": HIGHER,
+    "task_entropy_bits": HIGHER,
+    "pool_task_entropy_bits": NEUTRAL,
+    "task_entropy_ratio": HIGHER,
+    "task_kl_bits": LOWER,
+    "mean_quality": HIGHER,
+    "semantic_coverage": HIGHER,
+    "near_duplicate_rate": LOWER,
+}
+assert tuple(METRIC_BETTER) == tuple(METRIC_INFO)
+
 
 class MetricsContext:
     """What all selections of one pool share: the objective's information matrix, unit vectors, coverage sample."""
@@ -156,6 +175,14 @@ def metrics_frame(comparison: MetricsComparison) -> pd.DataFrame:
         "unit": [unit for _, unit in METRIC_INFO.values()],
         "description": [description for description, _ in METRIC_INFO.values()],
     }, columns=list(METRICS_FRAME_COLUMNS))
+
+
+def in_metric_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Metrics rows in METRIC_INFO order, any other metric after them by name: a table read back from Delta comes
+    in no fixed order, and the report's table and verdict must not depend on it."""
+    position = {name: i for i, name in enumerate(METRIC_INFO)}
+    keys = frame["metric"].map(lambda name: (position.get(name, len(position)), name))
+    return frame.iloc[sorted(range(len(frame)), key=lambda i: keys.iloc[i])].reset_index(drop=True)
 
 
 def rows_of(pool: SelectionPool, sample_ids) -> np.ndarray:

@@ -12,6 +12,8 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from postmix.export.atomic import write_text_atomic
+from postmix.mixture.metrics import HIGHER, LOWER, METRIC_BETTER
+from postmix.mixture.verdict import BETTER, TIE, UNJUDGED, WORSE, verdict_of
 from postmix.report import plots
 from postmix.report.data import ReportData
 from postmix.report.params import ReportParams
@@ -19,6 +21,8 @@ from postmix.report.sections import (category_shares, gain_checkpoints, near_dup
                                      rejects_by_reason, stage_timings)
 
 COUNT_UNITS = ("rows", "cost")
+# the metrics table's "vs random" cell: a word, not only a colour, so the flag survives print and colour blindness
+OUTCOME_MARKS = {BETTER: "better", WORSE: "\u25bc worse", TIE: "tie", UNJUDGED: "\u2013"}
 
 
 def fmt_count(value) -> str:
@@ -45,10 +49,19 @@ def fmt_metric(value, unit: str) -> str:
     return fmt_fixed(value)
 
 
-def html_table(table_id: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def html_table(table_id: str, headers: Sequence[str], rows: Iterable[Sequence[str]],
+               row_classes: Sequence[str] = ()) -> str:
+    """A table; `row_classes` (optional, one per row) become the rows' class attributes."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    rows = list(rows)
+    classes = list(row_classes) or [""] * len(rows)
+    body = "".join(_row_tag(css) + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
+                   for row, css in zip(rows, classes, strict=True))
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _row_tag(css: str) -> str:
+    return f'<tr class="{escape(css)}">' if css else "<tr>"
 
 
 def image(png_base64: str, alt: str) -> str:
@@ -62,13 +75,29 @@ def section(anchor: str, title: str, caption: str, figure: str, table: str) -> s
 
 
 def metrics_section(data: ReportData) -> str:
-    rows = [(m.metric, fmt_metric(m.selection, m.unit), fmt_metric(m.random, m.unit), m.unit, m.description)
-            for m in data.metrics.itertuples(index=False)]
-    table = html_table("metrics", ("metric", "selection", "random (same budget)", "unit", "definition"), rows)
+    """The verdict sentence, then the table with every metric on which the selection is worse flagged."""
+    verdict = verdict_of(data.metrics)
+    rows, classes = [], []
+    for m, judged in zip(data.metrics.itertuples(index=False), verdict.outcomes, strict=True):
+        rows.append((m.metric, fmt_metric(m.selection, m.unit), fmt_metric(m.random, m.unit),
+                     OUTCOME_MARKS[judged.outcome], m.unit, m.description))
+        classes.append(judged.outcome or "unjudged")
+    table = html_table("metrics", ("metric", "selection", "random (same budget)", "vs random", "unit", "definition"),
+                       rows, classes)
+    tone = "worse" if verdict.worse else "ok"
+    summary = f'<p id="verdict" class="verdict {tone}">{escape(verdict.sentence())}</p>'
     return section("metrics", "Mixture metrics: selection vs random",
                    "Each metric for the selection and for a uniformly random selection of the same budget "
-                   "(docs/REPORT.md defines them). Higher is better for objective, coverage, entropy and quality; "
-                   "lower is better for KL and the near-duplicate rate.", "", table)
+                   f"(docs/REPORT.md defines them). {direction_note()} Equal values are a tie.", "",
+                   summary + table)
+
+
+def direction_note() -> str:
+    """Which way is better, from the one declaration (postmix.mixture.metrics.METRIC_BETTER)."""
+    higher = [name for name, better in METRIC_BETTER.items() if better == HIGHER]
+    lower = [name for name, better in METRIC_BETTER.items() if better == LOWER]
+    return (f"Higher is better for {', '.join(higher)}; lower is better for {', '.join(lower)}; the others are "
+            "not judged.")
 
 
 def shares_section(data: ReportData, column: str, title: str, what: str) -> str:
@@ -171,6 +200,8 @@ max-width:1200px}.pair{display:grid;grid-template-columns:730px 1fr;gap:18px;ali
 table{border-collapse:collapse;font-size:12px;margin-bottom:8px}th,td{padding:3px 8px;border-bottom:1px solid #e6e9ee;
 text-align:right;white-space:nowrap}th{background:#eef1f5;position:sticky;top:0}td:first-child,th:first-child{
 text-align:left}#metrics td:last-child,#metrics th:last-child{text-align:left;white-space:normal;color:#4a5663}
+#metrics tr.worse td{background:#fdecea;font-weight:bold}p.verdict{font-size:14px;font-weight:bold;margin:0 0 8px;
+padding:6px 10px;border-left:4px solid #2e7d32}p.verdict.worse{border-left-color:#c62828;background:#fdecea}
 """
 
 

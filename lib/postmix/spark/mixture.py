@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from postmix.errors import InputError
-from postmix.mixture import MetricsInputs, compare_with_random, metrics_frame, rows_of
+from postmix.mixture import MetricsInputs, compare_with_random, metrics_frame, rows_of, verdict_of
 from postmix.params import fingerprint
 from postmix.spark.select import (TableSnapshot, check_single_fit, collect_pool, group_columns_for, pool_rows,
                                   read_label_space, require_select_params, select_inputs, snapshot_for, sql_text)
@@ -53,12 +53,18 @@ def mixture_stage(spark, config, run_id: str) -> StageOutcome:
     metrics = measure(tables, config, select_params, selected)
     metrics.insert(0, "run_id", run_id)
     replace_slice(spark, spark.createDataFrame(metrics), config.warehouse, "mixture_metrics", where)
-    table = f"{config.warehouse.rstrip('/')}/mixtures"
-    by_metric = metrics.set_index("metric")
-    message = (f"mixture: {written:,} rows in {table} (run_id = '{run_id}'); objective "
-               f"{by_metric.loc['objective', 'selection']:.6g} vs random {by_metric.loc['objective', 'random']:.6g}")
+    message = mixture_message(written, f"{config.warehouse.rstrip('/')}/mixtures", run_id, metrics)
     return StageOutcome(counts={"mixture_rows": written, "metrics": len(metrics)},
                         outputs=["mixtures", "mixture_metrics"], message=message)
+
+
+def mixture_message(written: int, table: str, run_id: str, metrics) -> str:
+    """The stage's summary: where the rows went, the objective against random, and the verdict naming every
+    metric on which the selection is worse than random (`postmix mixture` and `postmix run` print it)."""
+    by_metric = metrics.set_index("metric")
+    return (f"mixture: {written:,} rows in {table} (run_id = '{run_id}'); objective "
+            f"{by_metric.loc['objective', 'selection']:.6g} vs random {by_metric.loc['objective', 'random']:.6g}\n"
+            f"vs random: {verdict_of(metrics).sentence()}")
 
 
 def read_selection(tables: TableSnapshot, run_id: str) -> list[str]:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from postmix.errors import ConfigError, InputError
+from postmix.mixture import in_metric_order
 from postmix.params import fingerprint
 from postmix.report import ReportData, embedding_map, write_report
 from postmix.report.projection import map_sample
@@ -58,8 +59,8 @@ def report_stage(spark, config, run_id: str) -> StageOutcome:
 def report_data(tables: TableSnapshot, config, run_id: str) -> ReportData:
     pool = read_pool(tables)
     selection = read_run_rows(tables, "selections", run_id, ("sample_id", "rank", "gain", "objective_after"))
-    metrics = read_run_rows(tables, "mixture_metrics", run_id, ("metric", "selection", "random", "unit",
-                                                                "description"))
+    metrics = in_metric_order(read_run_rows(tables, "mixture_metrics", run_id, ("metric", "selection", "random",
+                                                                                "unit", "description")))
     if selection.empty or metrics.empty:
         raise InputError(f"report: run {run_id!r} has no selection or no metrics: run `postmix select` and "
                          "`postmix mixture` first")

@@ -56,6 +56,8 @@ BASE_GROUPS = ("source", "task")
 SEMANTIC_TABLES = ("semantic_labels", "label_graph", "sample_labels", "near_duplicates")
 SELECT_INPUTS = ("samples", "annotations", "sample_labels", "semantic_labels", "label_graph", "near_duplicates")
 SAVE_POOL_ENV = "POSTMIX_SAVE_POOL"
+# the comparison with random needs the embeddings for two of its measures: the mixture stage makes it, once
+AGAINST_RANDOM = "vs random: measured by the mixture stage (`postmix mixture`; `postmix run` prints it next)"
 VECTOR = "_vector"
 
 
@@ -298,7 +300,7 @@ def select_stage(spark, config, run_id: str) -> StageOutcome:
     message = (f"selected {len(result):,} of {counts['pool_rows']:,} pool rows ({counts['eligible_rows']:,} "
                f"eligible) with {result.method}: objective {result.objective:.6g}, {result.wall_time_s:.1f} s, "
                f"peak {counts['select_peak_rss_mb']:,} MiB; table {config.warehouse.rstrip('/')}/selections "
-               f"(run_id = '{run_id}')")
+               f"(run_id = '{run_id}')\n{AGAINST_RANDOM}")
     return StageOutcome(counts=counts, outputs=["selections"], message=message)
 
 

@@ -15,17 +15,21 @@ from postmix.report.synthetic import synthetic_report_data
 
 
 class TableParser(HTMLParser):
-    """Every <table id=...> as a list of rows of cell texts (header row first)."""
+    """Every <table id=...> as a list of rows of cell texts (header row first); `row_classes` holds each table's
+    <tr> class attributes in the same order."""
 
     def __init__(self):
         super().__init__()
         self.tables, self._table, self._row, self._cell = {}, None, None, None
+        self.row_classes, self._classes = {}, None
 
     def handle_starttag(self, tag, attrs):
         if tag == "table":
             self._table = self.tables.setdefault(dict(attrs)["id"], [])
+            self._classes = self.row_classes.setdefault(dict(attrs)["id"], [])
         elif tag == "tr":
             self._row = []
+            self._classes.append(dict(attrs).get("class", ""))
         elif tag in ("td", "th"):
             self._cell = ""
 
@@ -105,6 +109,55 @@ def test_metrics_table_prints_every_metric_for_selection_and_random(data, tables
         shown = rows[metric.metric]
         for text, value in ((shown[1], metric.selection), (shown[2], metric.random)):
             assert float(text.replace(",", "")) == pytest.approx(value, abs=5e-5, rel=1e-6)
+
+
+def parsed(html):
+    parser = TableParser()
+    parser.feed(html)
+    return parser
+
+
+def test_verdict_line_sits_above_the_metrics_table_and_flags_every_worse_metric(data, html, tables):
+    from postmix.mixture import verdict_of
+
+    verdict = verdict_of(data.metrics)
+    assert verdict.worse  # the synthetic selection is further from the pool's task shares than random
+    line = re.search(r'<p id="verdict" class="verdict (\w+)">([^<]*)</p>', html)
+    assert line and line.group(1) == "worse" and line.group(2) == verdict.sentence()
+    assert html.index('id="verdict"') < html.index('<table id="metrics"')
+    rows, classes = body(tables, "metrics"), parsed(html).row_classes["metrics"][1:]
+    assert tables["metrics"][0][3] == "vs random"
+    for row, css, judged in zip(rows, classes, verdict.outcomes, strict=True):
+        assert row[0] == judged.metric
+        assert (css == "worse") == (judged.outcome == "worse") == row[3].endswith("worse")
+        assert row[3] == {"better": "better", "worse": "\u25bc worse", "tie": "tie", "": "\u2013"}[judged.outcome]
+
+
+def test_the_report_names_each_metric_worse_than_random(data):
+    metrics = data.metrics.copy()
+    worse = {"semantic_coverage": (0.756, 0.886), "near_duplicate_rate": (0.04, 0.01)}
+    for name, (selection, random) in worse.items():
+        metrics.loc[metrics["metric"] == name, ["selection", "random"]] = [selection, random]
+    html = build_report(replace(data, metrics=metrics))
+    text = re.search(r'<p id="verdict"[^>]*>([^<]*)</p>', html).group(1)
+    assert "semantic_coverage (0.756 vs 0.886)" in text and "near_duplicate_rate (0.04 vs 0.01)" in text
+    report = parsed(html)
+    flagged = {row[0] for row, css in zip(report.tables["metrics"][1:], report.row_classes["metrics"][1:])
+               if css == "worse"}
+    assert {"semantic_coverage", "near_duplicate_rate"} <= flagged
+
+
+def test_a_selection_better_everywhere_gets_no_flag(data):
+    from postmix.mixture.metrics import LOWER, METRIC_BETTER
+
+    metrics = data.metrics.copy()
+    lower = metrics["metric"].map(lambda m: METRIC_BETTER[m] == LOWER)
+    metrics["selection"] = metrics["random"].where(~lower, metrics["random"] - 0.01) + (~lower) * 0.5
+    metrics.loc[metrics["metric"].isin(["n_samples", "pool_task_entropy_bits"]), "selection"] = metrics["random"]
+    html = build_report(replace(data, metrics=metrics))
+    assert '<p id="verdict" class="verdict ok">The selection beats a random sample of the same budget on all 9 ' \
+           'measures.</p>' in html
+    assert "worse" not in parsed(html).row_classes["metrics"]
 
 
 def test_gain_table_lists_first_and_last_pick(data, tables):
