@@ -1,5 +1,4 @@
-"""Benchmark: exact lazy greedy and lazy mig-gradient vs the MIG paper's dense gradient sampler, and RandGreeDi vs
-single node.
+"""Benchmark: lazy greedy (exact gain, mig-gradient) vs the dense MIG gradient sampler; RandGreeDi vs single node.
 
 Not part of the default test run. Example (small, a minute or two):
     PYTHONPATH=lib .venv/bin/python tests/benchmarks/bench_select.py --sizes 20000 --labels 2000 --budgets 1000 \
