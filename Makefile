@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 AIRFLOW_VENV := .venv-airflow
-.PHONY: env browser demo test test-unit test-cluster test-extended bench models clean-demo help airflow-env wheel cluster
+.PHONY: env browser demo test test-unit test-cluster test-extended bench bench-curation models clean-demo help airflow-env wheel cluster
 
 help:
 	@echo "make demo   - create the environment (first run) and run the pipeline on the bundled demo data"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-cluster - pipeline on a loopback standalone cluster and through airflow dags test"
 	@echo "make test-extended - the reliability suite with the pipeline killed inside every stage (docs/RELIABILITY.md)"
 	@echo "make bench  - run the benchmarks (figures for docs/BENCHMARKS.md)"
+	@echo "make bench-curation - every selection method against ground truth on held-out pools (docs/CURATION.md)"
 	@echo "make models - rebuild the default fastText models from ../shared/data"
 
 env: $(VENV)/.installed $(JARS)/.resolved
@@ -65,6 +66,11 @@ test-unit: env
 
 bench: env
 	$(PY) tests/benchmarks/run_all.py --out docs/BENCHMARKS.md
+
+# Curation quality of every selection method side by side (docs/CURATION.md); engine-free, so no Spark jars needed.
+# Embeddings are cached under .bench/curation/; the section of docs/BENCHMARKS.md: run_all.py --only curation.
+bench-curation: $(VENV)/.installed
+	$(PY) tests/benchmarks/bench_curation.py --out .bench/curation/results.json
 
 models: env
 	$(PY) -m postmix.annotate.defaults --data-dir ../shared/data

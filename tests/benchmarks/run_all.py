@@ -29,6 +29,9 @@ BENCHES = [
     ("Selection: lazy greedy against the MIG gradient sampler", [
         "tests/benchmarks/bench_select.py", "--sizes", "100000,300000,1000000", "--labels", "2000,3000,5000",
         "--budgets", "1000,5000,20000", "--gradient-cap-s", "150", "--repeats", "5"]),
+    # First run ~10-20 min on 2 cores (embedding ~7K texts, then cached under .bench/curation/); re-runs ~1-2 min.
+    ("Curation quality: every selection method against held-out ground truth (docs/CURATION.md)", [
+        "tests/benchmarks/bench_curation.py", "--out", ".bench/curation/results.json"]),
     # Over an hour on 2 cores, most of it embedding ~163K samples (see the module doc for the GPU round trip).
     ("End to end over all of ../shared/data", ["tests/benchmarks/bench_e2e.py"]),
 ]
