@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from postmix.ingest import reasons as R
-from postmix.ingest.normalize import as_text, to_plain, type_name
+from postmix.ingest.normalize import as_text, shown, to_plain, type_name
 from postmix.ingest.reasons import RowRejected
 
 Messages = list[dict]
@@ -46,7 +46,7 @@ def canonical_role(raw_role: Any, index: int) -> str:
         raise RowRejected(R.WRONG_TYPE, f"message #{index} role must be a string, got {type_name(raw_role)}")
     role = ROLE_ALIASES.get(raw_role.strip().lower())
     if role is None:
-        raise RowRejected(R.UNKNOWN_ROLE, f"message #{index} has role {raw_role!r}")
+        raise RowRejected(R.UNKNOWN_ROLE, f"message #{index} has role {shown(raw_role)}")
     return role
 
 
@@ -65,26 +65,31 @@ def optional_text(record: dict, field: str) -> str:
 
 
 def as_list(value: Any, field: str) -> list:
-    """A field that must be an array (lists, tuples and numpy arrays from Arrow count)."""
-    value = to_plain(value)
+    """A field that must be an array (lists, tuples and numpy arrays from Arrow count); a NaN inside stays a NaN,
+    so a NaN content is a wrong type, not a missing field."""
+    value = to_plain(value, keep_nonfinite=True)
     if not isinstance(value, list):
         raise RowRejected(R.WRONG_TYPE, f"{field} must be an array, got {type_name(value)}")
     return value
 
 
+def id_field_of(record: dict) -> Optional[str]:
+    """The first id-like field (see ID_FIELDS) holding an id: not null and not NaN/Infinity (no id at all)."""
+    return next((f for f in ID_FIELDS if to_plain(record.get(f)) is not None), None)
+
+
 def source_id_of(record: dict) -> Optional[str]:
     """The record's own id from the first id-like field present (see ID_FIELDS), as text."""
-    for field in ID_FIELDS:
-        value = record.get(field)
-        if value is not None:
-            value = to_plain(value)
-            return value if isinstance(value, str) else str(value)
-    return None
+    field = id_field_of(record)
+    if field is None:
+        return None
+    value = to_plain(record[field])
+    return value if isinstance(value, str) else str(value)
 
 
 def build_meta(record: dict, used: frozenset) -> dict:
     """Every field the format did not use (and that is not the id), with a nested `meta` object lifted."""
-    id_field = next((f for f in ID_FIELDS if record.get(f) is not None), None)
+    id_field = id_field_of(record)
     meta: dict = {}
     nested = record.get(META_FIELD)
     if isinstance(nested, dict) and META_FIELD not in used:

@@ -31,24 +31,25 @@ _ROLE_SEP = "\x1f"
 _MESSAGE_SEP = "\x1e"
 
 
-def to_plain(value: Any) -> Any:
+def to_plain(value: Any, keep_nonfinite: bool = False) -> Any:
     """Turn values coming from Arrow, numpy or Spark Rows into plain JSON-able Python (lists, dicts, str, numbers).
 
     numpy arrays and tuples become lists, objects with asDict() (Spark Row) become dicts, numpy scalars become Python
-    scalars, bytes stay bytes (the caller decides: content bytes must be UTF-8), non-finite floats become None.
+    scalars, bytes stay bytes (the caller decides: content bytes must be UTF-8), non-finite floats become None
+    (unless keep_nonfinite: then a NaN where text is required is reported as a NaN, not as a missing value).
     """
     if value is None or isinstance(value, (str, bool, int, bytes)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if keep_nonfinite or math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
+        return {str(k): to_plain(v, keep_nonfinite) for k, v in value.items()}
     if hasattr(value, "asDict"):  # pyspark.sql.Row, without importing pyspark
-        return to_plain(value.asDict(recursive=True))
+        return to_plain(value.asDict(recursive=True), keep_nonfinite)
     if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
+        return [to_plain(v, keep_nonfinite) for v in value]
     if hasattr(value, "tolist"):  # numpy array or numpy scalar
-        return to_plain(value.tolist())
+        return to_plain(value.tolist(), keep_nonfinite)
     if hasattr(value, "isoformat"):  # date / datetime from Parquet
         return value.isoformat()
     return str(value)
@@ -72,6 +73,8 @@ def type_name(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, (int, float)):
         return "number"
     if isinstance(value, str):
@@ -81,6 +84,12 @@ def type_name(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return type(value).__name__
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A user value for a reject detail: its repr, cut to `limit` characters (a 1 MB role must not fill the row)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def validate_conversation(messages: list[dict], params: IngestParams) -> None:
@@ -100,7 +109,7 @@ def validate_conversation(messages: list[dict], params: IngestParams) -> None:
 def _validate_message(index: int, message: dict, params: IngestParams) -> None:
     role, content = message["role"], message["content"]
     if role not in ROLES:
-        raise RowRejected(R.UNKNOWN_ROLE, f"message #{index} has role {role!r}")
+        raise RowRejected(R.UNKNOWN_ROLE, f"message #{index} has role {shown(role)}")
     if not isinstance(content, str):
         raise RowRejected(R.WRONG_TYPE, f"message #{index} content must be a string, got {type_name(content)}")
     if _SURROGATE_RE.search(content):  # lone surrogates from JSON escapes like "\ud800" cannot be stored as UTF-8

@@ -44,6 +44,9 @@ PARSED_SCHEMA = pa.schema([
 ])
 SAMPLE = "sample"
 REJECT = "reject"
+# Longest reject detail: details quote user values (a role, field names), which must not fill the row; `raw`
+# has its own cap (raw_excerpt_chars).
+MAX_DETAIL_CHARS = 500
 
 
 def parse_split(split: FileSplit, params: IngestParams) -> Iterator[dict]:
@@ -137,7 +140,7 @@ def reject_row(source: str, location: str, fmt: Optional[RecordFormat], reason: 
         "kind": REJECT, "source": source, "source_id": source_id or location, "location": location,
         "format": fmt.name if fmt else None, "sample_id": None, "messages": None, "n_turns": None,
         "n_chars_user": None, "n_chars_assistant": None, "has_system": None, "meta": None,
-        "reason": reason, "detail": _clean(detail) if detail is not None else None,
+        "reason": reason, "detail": _clean(excerpt(detail, MAX_DETAIL_CHARS)) if detail is not None else None,
         "raw": _clean(raw) if raw is not None else None,
     }
 

@@ -26,6 +26,8 @@ TRUNCATED_FILE = _reason("truncated_file", "the compressed or JSON-array file en
 EMPTY_FILE = _reason("empty_file", "the file holds no records (zero bytes, only whitespace, or zero rows)")
 UNREADABLE_FILE = _reason("unreadable_file", "the file or Parquet row group cannot be opened or read")
 FILE_TOO_LARGE = _reason("file_too_large", "a JSON-array file is larger than json_array_max_bytes")
+NOT_A_REGULAR_FILE = _reason("not_a_regular_file", "the path is a FIFO (named pipe), socket or device: never opened")
+BROKEN_LINK = _reason("broken_link", "a symbolic link whose target does not exist or cannot be resolved (a link loop)")
 # Record level: the object is JSON but not a usable conversation.
 FORMAT_MISMATCH = _reason("format_mismatch", "the record's fields do not fit the file's (detected or declared) format")
 MISSING_FIELD = _reason("missing_field", "a field the format requires is absent or null")

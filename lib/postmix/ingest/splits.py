@@ -21,8 +21,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
-import pyarrow.fs as pafs
-
 from postmix.errors import InputError
 from postmix.formats.registry import AMBIGUOUS, FORMATS, best_format, get_format, matching_formats
 from postmix.ingest import fs
@@ -75,34 +73,41 @@ class FileProbe:
 # ---------------------------------------------------------------- expansion
 
 def expand_source(spec: SourceSpec) -> list[str]:
-    """The data files (and Delta table folders) a source's path names, sorted; InputError when there are none."""
+    """The data files (and Delta table folders) a source's path names, sorted; InputError when there are none.
+    Links, FIFOs and unlistable folders are listed too (probe_file turns them into rejects, never opening them)."""
     path = spec.path
-    if _GLOB_CHARS.search(path):
+    if _GLOB_CHARS.search(path) and fs.kind(path) == fs.MISSING:  # a real file named like a glob is that file
         return _expand_glob(spec)
-    entry = fs.info(path)
-    if entry.type == pafs.FileType.NotFound:
+    found = fs.kind(path)
+    if found == fs.MISSING:
         raise InputError(f"source {spec.name!r}: path {path!r} does not exist")
-    if entry.type == pafs.FileType.File:
+    if found != fs.DIRECTORY:
         return [fs.display_path(path)]
     if delta.is_delta_table(path):
         return [fs.display_path(path).rstrip("/")]
     return _expand_directory(spec, path)
 
 
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
 def _expand_directory(spec: SourceSpec, path: str) -> list[str]:
     root = fs.resolve(path)[1].rstrip("/")
-    found, skipped, delta_roots = [], [], []
-    for entry in fs.list_files(path):
+    found, skipped = [], []
+
+    def descend(folder: str) -> bool:  # never into hidden folders nor into a Delta table (it is one source)
+        return not _hidden(folder.rsplit("/", 1)[-1]) and not delta.is_delta_table(fs.join_like(path, folder))
+
+    for entry in fs.list_files(path, descend):
         relative = entry.path[len(root) + 1:]
-        parts = relative.split("/")
-        if any(p.startswith((".", "_")) for p in parts) or any(entry.path.startswith(d + "/") for d in delta_roots):
+        if any(_hidden(p) for p in relative.split("/")):
             continue
         full = fs.join_like(path, entry.path)
-        if entry.type == pafs.FileType.Directory:
+        if entry.kind == fs.DIRECTORY:
             if delta.is_delta_table(full):
-                delta_roots.append(entry.path)
                 found.append(full)
-        elif entry.path.lower().endswith(DATA_EXTENSIONS):
+        elif entry.kind == fs.UNLISTABLE or entry.path.lower().endswith(DATA_EXTENSIONS):
             found.append(full)
         else:
             skipped.append(relative)
@@ -116,15 +121,14 @@ def _expand_glob(spec: SourceSpec) -> list[str]:
     """Glob with '*' and '?' inside one path segment and '**' across segments."""
     pattern = spec.path
     base = pattern[: _GLOB_CHARS.search(pattern).start()].rsplit("/", 1)[0] or "/"
-    base_info = fs.info(base)
-    if base_info.type != pafs.FileType.Directory:
+    if fs.kind(base) != fs.DIRECTORY:
         raise InputError(f"source {spec.name!r}: glob {pattern!r} matches nothing ({base!r} is not a directory)")
     regex = re.compile(_glob_regex(fs.resolve(pattern)[1] if not fs.has_scheme(pattern) else pattern))
     matches = []
     for entry in fs.list_files(base):
         full = fs.join_like(base, entry.path)
         candidate = full if fs.has_scheme(pattern) else entry.path
-        if regex.fullmatch(candidate) and (entry.is_file or delta.is_delta_table(full)):
+        if regex.fullmatch(candidate) and (entry.kind != fs.DIRECTORY or delta.is_delta_table(full)):
             matches.append(full)
     if not matches:
         raise InputError(f"source {spec.name!r}: glob {pattern!r} matches no file")
@@ -169,7 +173,10 @@ def probe_file(path: str, params: IngestParams, format: Optional[str] = None) ->
     """Container, format and, for files that yield no records, the file-level reject."""
     if format is not None:
         get_format(format)  # an unknown declared format is an InputError before any file is read
-    if fs.info(path).type == pafs.FileType.Directory:
+    unusable = _unusable_path(path, format)
+    if unusable is not None:
+        return unusable
+    if fs.kind(path) == fs.DIRECTORY:
         return FileProbe(C.DELTA, format or _decide_format(path, [frozenset(delta.column_names(path))], format))
     try:
         container = sniff_container(path)
@@ -188,6 +195,22 @@ def probe_file(path: str, params: IngestParams, format: Optional[str] = None) ->
     if n_items == 0:
         return FileProbe(C.EMPTY, format, R.EMPTY_FILE, "the file holds only blank lines or an empty array")
     return FileProbe(container, _decide_format(path, keysets, format))
+
+
+def _unusable_path(path: str, format: Optional[str]) -> Optional[FileProbe]:
+    """The file-level reject of a path that must not be opened: a FIFO/socket/device, a link leading nowhere, a
+    folder that cannot be listed."""
+    found = fs.kind(path)
+    if found == fs.SPECIAL:
+        return FileProbe(C.UNREADABLE, format, R.NOT_A_REGULAR_FILE, fs.special_detail(path))
+    if found == fs.BROKEN_LINK:
+        return FileProbe(C.UNREADABLE, format, R.BROKEN_LINK, fs.broken_link_detail(path))
+    if found == fs.DIRECTORY and not delta.is_delta_table(path):
+        return FileProbe(C.UNREADABLE, format, R.UNREADABLE_FILE, "cannot list the folder (permission denied?): "
+                                                                    "its files were not read")
+    if found == fs.MISSING:
+        return FileProbe(C.UNREADABLE, format, R.UNREADABLE_FILE, "the file vanished after it was listed")
+    return None
 
 
 def sniff_container(path: str) -> str:
@@ -240,8 +263,7 @@ def _sample_keysets(path: str, container: str, params: IngestParams) -> tuple[li
 
 def _sample_items(path: str, container: str, params: IngestParams):
     if container in (C.JSONL, C.JSONL_GZ):
-        end = -1 if container == C.JSONL_GZ else params.detect_sample_bytes
-        items = jsonl.iter_items(path, container == C.JSONL_GZ, params, end=end)
+        items = jsonl.iter_sample_items(path, container == C.JSONL_GZ, params)
         return _bounded(items, params.detect_sample_rows * 4)
     if container in (C.JSON_ARRAY, C.JSON_ARRAY_GZ):
         chunks = fs.read_chunks(path, 0, -1 if container == C.JSON_ARRAY_GZ else params.detect_sample_bytes)

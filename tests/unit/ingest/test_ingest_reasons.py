@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +15,16 @@ from postmix.ingest.reasons import REASONS, RowRejected
 
 SMALL = IngestParams(max_field_chars=50, max_record_bytes=20_000, max_messages=4, json_array_max_bytes=300)
 REPO = Path(__file__).resolve().parents[3]
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def dangling(path: Path) -> Path:
+    path.symlink_to(path.parent / "nowhere.jsonl")
+    return path
 
 
 def chat_file(tmp_path: Path, *records) -> Path:
@@ -47,6 +58,8 @@ CASES = {
     "control_characters": lambda t: chat_file(t, msgs(("user", "nul\x00here"), ("assistant", "a"))),
     "field_too_large": lambda t: chat_file(t, msgs(("user", "x" * 51), ("assistant", "a"))),
     "too_many_messages": lambda t: chat_file(t, msgs(*[("user", "q"), ("assistant", "a")] * 3)),
+    "not_a_regular_file": lambda t: fifo(t / "pipe.jsonl"),
+    "broken_link": lambda t: dangling(t / "link.jsonl"),
 }
 
 

@@ -18,12 +18,28 @@ from postmix.ingest.params import IngestParams
 def iter_items(path: str, gzipped: bool, params: IngestParams, start: int = 0, end: int = -1,
                first_line: int = 1) -> Iterator[Item]:
     """Items of the lines in [start, end) of a plain file, or of the whole gzip file."""
+    yield from _items(path, gzipped, params, start, end, first_line)
+
+
+def iter_sample_items(path: str, gzipped: bool, params: IngestParams) -> Iterator[Item]:
+    """Items from the start of a file, for format detection: reading stops once detect_sample_bytes of lines were
+    examined, where a line over max_record_bytes counts as max_record_bytes (it is streamed past, never held), so
+    a huge first line does not hide the records after it."""
+    yield from _items(path, gzipped, params, 0, -1, 1, budget=params.detect_sample_bytes)
+
+
+def _items(path: str, gzipped: bool, params: IngestParams, start: int, end: int, first_line: int,
+           budget: int | None = None) -> Iterator[Item]:
     chunks = fs.read_chunks(path, start, end)
     if gzipped:
         chunks = gunzip_chunks(chunks)
     line_no = first_line - 1
+    examined = 0
     try:
         for line, n_bytes in split_lines(chunks, params.max_record_bytes):
+            if budget is not None and examined >= budget:
+                return
+            examined += min(n_bytes, params.max_record_bytes) + 1
             line_no += 1
             item = decode_json_line(line, n_bytes, f"{path}:{line_no}", params.max_record_bytes,
                                     params.raw_excerpt_chars)
