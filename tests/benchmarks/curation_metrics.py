@@ -11,6 +11,12 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from postmix.mixture.distribution import entropy_bits as product_entropy_bits
+from postmix.mixture.distribution import kl_bits as product_kl_bits
+from postmix.mixture.distribution import shares
+from postmix.mixture.duplicates import near_duplicate_rate as product_near_duplicate_rate
+from postmix.mixture.duplicates import nearest_other_similarity
+
 BLOCK_ROWS = 2048
 
 # The four measures of the verdict and which direction is better.
@@ -40,48 +46,35 @@ def reference_coverage(reference_vectors: np.ndarray, pick_vectors: np.ndarray) 
 
 
 def nearest_other(vectors: np.ndarray) -> np.ndarray:
-    """For each row, the highest cosine to any *other* row of the same set (-inf for a set of one)."""
-    best = np.full(len(vectors), -np.inf)
-    for start in range(0, len(vectors), BLOCK_ROWS):
-        sims = vectors[start:start + BLOCK_ROWS] @ vectors.T
-        rows = np.arange(len(sims))
-        sims[rows, rows + start] = -np.inf
-        if sims.shape[1]:
-            best[start:start + BLOCK_ROWS] = sims.max(axis=1)
-    return best
+    """For each row, the highest cosine to any *other* row of the same set: the report's own measure
+    (postmix.mixture.duplicates), so the benchmark and the mixture metrics cannot define it differently."""
+    return nearest_other_similarity(_unit32(vectors), threads=1)
 
 
 def near_duplicate_rate(vectors: np.ndarray, threshold: float) -> float:
-    """Share of rows that have another row of the set at cosine >= threshold (0 for an empty set)."""
-    if len(vectors) == 0:
-        return 0.0
-    return float(np.mean(nearest_other(vectors) >= threshold))
-
-
-def distribution(values: Sequence[str], categories: Sequence[str]) -> np.ndarray:
-    position = {c: i for i, c in enumerate(categories)}
-    counts = np.bincount([position[v] for v in values], minlength=len(categories)).astype(np.float64)
-    return counts / counts.sum() if counts.sum() else counts
+    """Share of rows that have another row of the set at cosine >= threshold (0 for an empty set), as the mixture
+    metrics compute it."""
+    return product_near_duplicate_rate(_unit32(vectors), np.arange(len(vectors)), threshold, threads=1)
 
 
 def entropy_bits(values: Sequence[str]) -> float:
-    """Shannon entropy (bits) of the values' empirical distribution."""
-    if len(values) == 0:
-        return 0.0
-    p = distribution(values, sorted(set(values)))
-    p = p[p > 0]
-    return float(-(p * np.log2(p)).sum()) + 0.0
+    """Shannon entropy (bits) of the values' empirical distribution (postmix.mixture.distribution)."""
+    labels = np.asarray(values).astype(str)
+    return product_entropy_bits(shares(labels, np.unique(labels)))
 
 
 def kl_bits(values: Sequence[str], reference: Sequence[str]) -> float:
     """KL(values || reference) in bits over the reference's categories (values must be a subset of them)."""
-    categories = sorted(set(reference))
-    unknown = set(values) - set(categories)
+    labels, pool = np.asarray(values).astype(str), np.asarray(reference).astype(str)
+    categories = np.unique(pool)
+    unknown = set(labels.tolist()) - set(categories.tolist())
     if unknown:
         raise ValueError(f"categories not in the reference distribution: {sorted(unknown)}")
-    p, q = distribution(values, categories), distribution(reference, categories)
-    keep = p > 0
-    return float((p[keep] * np.log2(p[keep] / q[keep])).sum()) + 0.0
+    return product_kl_bits(shares(labels, categories), shares(pool, categories))
+
+
+def _unit32(vectors: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 def selection_measures(picks: np.ndarray, *, gt: np.ndarray, gt_class: np.ndarray, win_prob: np.ndarray,
