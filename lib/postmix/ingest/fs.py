@@ -149,9 +149,11 @@ def _walk_local(root: str, descend: Callable[[str], bool]) -> list[Entry]:
             kind_of, status = _local_kind(child)
             if kind_of == FILE:
                 key = (status.st_dev, status.st_ino)
-                if key in files:
+                if key in files:  # a second path to one file: only then is it worth resolving links
                     log.warning("listing %s: %s is the same file as %s, listed once", root, child, files[key])
-                files[key] = min(files.get(key, child), child, key=_link_last)
+                    files[key] = min(files[key], child, key=_link_last)
+                else:
+                    files[key] = child
             elif kind_of == DIRECTORY:
                 key = (status.st_dev, status.st_ino)
                 if key in entered:

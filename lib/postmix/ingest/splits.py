@@ -76,9 +76,9 @@ def expand_source(spec: SourceSpec) -> list[str]:
     """The data files (and Delta table folders) a source's path names, sorted; InputError when there are none.
     Links, FIFOs and unlistable folders are listed too (probe_file turns them into rejects, never opening them)."""
     path = spec.path
-    if _GLOB_CHARS.search(path) and fs.kind(path) == fs.MISSING:  # a real file named like a glob is that file
-        return _expand_glob(spec)
     found = fs.kind(path)
+    if _GLOB_CHARS.search(path) and found == fs.MISSING:  # a real file named like a glob is that file
+        return _expand_glob(spec)
     if found == fs.MISSING:
         raise InputError(f"source {spec.name!r}: path {path!r} does not exist")
     if found != fs.DIRECTORY:
@@ -173,10 +173,11 @@ def probe_file(path: str, params: IngestParams, format: Optional[str] = None) ->
     """Container, format and, for files that yield no records, the file-level reject."""
     if format is not None:
         get_format(format)  # an unknown declared format is an InputError before any file is read
-    unusable = _unusable_path(path, format)
+    found = fs.kind(path)
+    unusable = _unusable_path(path, found, format)
     if unusable is not None:
         return unusable
-    if fs.kind(path) == fs.DIRECTORY:
+    if found == fs.DIRECTORY:
         return FileProbe(C.DELTA, format or _decide_format(path, [frozenset(delta.column_names(path))], format))
     try:
         container = sniff_container(path)
@@ -197,10 +198,9 @@ def probe_file(path: str, params: IngestParams, format: Optional[str] = None) ->
     return FileProbe(container, _decide_format(path, keysets, format))
 
 
-def _unusable_path(path: str, format: Optional[str]) -> Optional[FileProbe]:
-    """The file-level reject of a path that must not be opened: a FIFO/socket/device, a link leading nowhere, a
-    folder that cannot be listed."""
-    found = fs.kind(path)
+def _unusable_path(path: str, found: str, format: Optional[str]) -> Optional[FileProbe]:
+    """The file-level reject of a path (of kind `found`) that must not be opened: a FIFO/socket/device, a link
+    leading nowhere, a folder that cannot be listed."""
     if found == fs.SPECIAL:
         return FileProbe(C.UNREADABLE, format, R.NOT_A_REGULAR_FILE, fs.special_detail(path))
     if found == fs.BROKEN_LINK:
