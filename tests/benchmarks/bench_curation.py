@@ -352,13 +352,16 @@ def semantic_fit(sample_ids: np.ndarray, vectors: np.ndarray, quality: np.ndarra
 
 # --- the selection pool (engine-free mirror of postmix.spark.select.pool_rows + collect_pool) ---------------------
 
+TASK_WEIGHT_SLOT = -1.0  # placeholder of the task label's weight in pool_frame (no semantic weight is negative)
+
+
 def has_pool_field(name: str) -> bool:
     return name in {f.name for f in dataclasses.fields(SelectionPool)}
 
 
 def pool_frame(rows: list[dict], annotations: pd.DataFrame, fit: SemanticFit) -> pd.DataFrame:
     """Pool rows as pool_rows makes them: quality clipped to [MIN_QUALITY_SCORE, 1]; labels = the sample's semantic
-    labels with their weights plus its task label with weight 1.0; source and task groups; near_duplicate =
+    labels with their weights plus its task label (last, its weight set per run by build_pool); source and task groups; near_duplicate =
     a non-kept member of a near-duplicate group; response_chars (assistant characters) where the pool has that
     field. Every annotation column is kept beside them, so a quota on one of them finds its group column. Rows are
     in sample_id order (collect_pool). Cost is added per run (it depends on the budget's unit)."""
@@ -370,7 +373,8 @@ def pool_frame(rows: list[dict], annotations: pd.DataFrame, fit: SemanticFit) ->
     for task, own_ids, own_weights in zip(notes["task"], fit.row_label_ids, fit.row_label_weights):
         task_label = fit.task_label_ids.get(task)
         label_ids.append(own_ids.tolist() + ([task_label] if task_label is not None else []))
-        label_weights.append(own_weights.astype(np.float64).tolist() + ([1.0] if task_label is not None else []))
+        label_weights.append(own_weights.astype(np.float64).tolist() + ([TASK_WEIGHT_SLOT] if task_label is not None
+                                                                         else []))
     frame = pd.DataFrame({"sample_id": ids, "quality": quality, "label_ids": label_ids,
                           "label_weights": label_weights,
                           "source": [r["source"] for r in rows], "task": notes["task"].astype(str).to_numpy(),
@@ -394,6 +398,10 @@ def build_pool(frame: pd.DataFrame, fit: SemanticFit, vectors: np.ndarray, param
     """collect_pool: pool_from_frame over the rows (cost 1 per sample, tokens with a token budget: _cost), groups as
     text (null as "null"), vectors only for the methods that need them."""
     frame = frame.copy()
+    # pool_rows gives the task label select.task_label_weight, stored as float32 like every label weight
+    task_weight = float(np.float32(params.task_label_weight))
+    frame["label_weights"] = [[task_weight if w == TASK_WEIGHT_SLOT else w for w in weights]
+                              for weights in frame["label_weights"]]
     if params.budget_in_tokens:
         chars = frame["n_chars_user"] + frame["n_chars_assistant"]
         frame["cost"] = np.maximum(np.ceil(chars / TOKEN_CHARS), 1).astype(np.float64)
@@ -456,7 +464,9 @@ def run_pool(pool: PoolData, budgets: list[int], methods: list[str], variants: l
             if method == "random":
                 runs = []
                 for seed in range(seeds):
-                    row = run_one(pool, SelectParams(method=method, budget=budget, seed=seed, **QUIET), reference,
+                    # what a user gets without postmix: no constraint at all (as the mixture stage's baseline)
+                    row = run_one(pool, SelectParams(method=method, budget=budget, seed=seed,
+                                                     exclude_near_duplicates=False, **QUIET), reference,
                                   dedup_threshold)
                     runs.append(row)
                     results.append({**base, "seed": seed, "kind": "random-seed", **row})

@@ -94,7 +94,8 @@ def candidate_mask(pool: SelectionPool, params: SelectParams) -> np.ndarray:
     mask = pool.quality >= params.min_quality
     if params.exclude_near_duplicates:
         if pool.near_duplicate is None:
-            raise ConstraintError("exclude_near_duplicates is set but the pool has no near_duplicate column")
+            raise ConstraintError("select.exclude_near_duplicates is on (the default) but the pool has no "
+                                  "near_duplicate column: run the semantic stage or set exclude_near_duplicates: false")
         mask &= ~pool.near_duplicate
     return mask
 

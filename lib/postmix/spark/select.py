@@ -6,7 +6,7 @@ Pool rows (one per sample that has an annotation), built with Spark joins:
 - cost: 1 per sample, or tokens = max(1, ceil((n_chars_user + n_chars_assistant) / TOKEN_CHARS)) with
   `budget_tokens` (the selections table stores the cost in the budget's unit);
 - labels: the sample's semantic labels from `sample_labels` with their weights, plus its task label (the
-  `semantic_labels` row of kind 'task' named like the annotation's task) with weight 1.0;
+  `semantic_labels` row of kind 'task' named like the annotation's task) with weight `select.task_label_weight`;
 - groups: "source", "task" and every quota column found in samples or annotations (values as text, null as
   "null"); a quota on any other column is refused by the core with a ConstraintError;
 - near_duplicate: the sample is a non-kept member in `near_duplicates` (only when that table exists);
@@ -24,6 +24,7 @@ recorded inputs and the mixture metrics computed later from those versions agree
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 from dataclasses import dataclass, replace
@@ -209,7 +210,8 @@ def pool_rows(tables: TableSnapshot, params: SelectParams, labels: LabelSpace, g
         F.concat(F.coalesce("_ids", empty_ids),
                  F.when(has_task_label, F.array(F.col("_task_label"))).otherwise(empty_ids)).alias("label_ids"),
         F.concat(F.coalesce("_weights", empty_weights),
-                 F.when(has_task_label, F.array(F.lit(1.0).cast("float"))).otherwise(empty_weights))
+                 F.when(has_task_label, F.array(F.lit(float(params.task_label_weight)).cast("float")))
+                 .otherwise(empty_weights))
         .alias("label_weights"),
         _cost(params).alias("cost"),
         F.col("n_chars_assistant").cast("double").alias("response_chars"),
@@ -402,8 +404,9 @@ def add_select_arguments(parser) -> None:
                         help="cap (<=) or floor (>=) on a group, e.g. source:gpteacher<=0.2, repeatable; replaces "
                              "select.quotas")
     parser.add_argument("--min-quality", type=float, help="quality floor in [0, 1]")
-    parser.add_argument("--exclude-near-duplicates", action="store_true", default=None,
-                        help="never pick a sample listed in near_duplicates")
+    parser.add_argument("--exclude-near-duplicates", action=argparse.BooleanOptionalAction, default=None,
+                        help="never pick a non-kept member of a near-duplicate group (on by default; "
+                             "--no-exclude-near-duplicates allows them)")
     parser.add_argument("--method", choices=METHODS, help="selection method (default mig)")
 
 
@@ -420,8 +423,8 @@ def select_overrides(args) -> dict[str, Any]:
         section["quotas"] = list(args.quota)
     if args.min_quality is not None:
         section["min_quality"] = args.min_quality
-    if args.exclude_near_duplicates:
-        section["exclude_near_duplicates"] = True
+    if args.exclude_near_duplicates is not None:
+        section["exclude_near_duplicates"] = args.exclude_near_duplicates
     if args.method:
         section["method"] = args.method
     return {"select": section} if section else {}

@@ -15,7 +15,8 @@ def pool_and_graph():
 
 
 def _select(pool, graph, **kwargs):
-    return select(pool, graph, SelectParams(progress=False, **kwargs))
+    """The baselines' own order, unconstrained unless a test asks for a constraint (near-duplicate exclusion too)."""
+    return select(pool, graph, SelectParams(**{"exclude_near_duplicates": False, "progress": False, **kwargs}))
 
 
 def test_random_is_seeded(pool_and_graph):
@@ -132,7 +133,7 @@ def test_gradient_sampler_follows_the_first_order_score(pool_and_graph):
     result = _select(pool, graph, method="mig-gradient", budget=10)
     from postmix.select.objective import build_objective
 
-    dense = build_objective(pool, graph, SelectParams(budget=10)).rows.toarray()
+    dense = build_objective(pool, graph, SelectParams(exclude_near_duplicates=False, budget=10)).rows.toarray()
     coverage = np.zeros(dense.shape[1])
     taken = np.zeros(len(pool), dtype=bool)
     for row in result.index:

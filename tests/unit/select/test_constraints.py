@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -39,24 +41,26 @@ def test_malformed_quotas_are_config_errors(text):
 def test_impossible_constraints_fail_before_any_work(pool_and_graph, quotas, message):
     pool, graph = pool_and_graph
     with pytest.raises(ConstraintError, match=message):
-        select(pool, graph, SelectParams(budget=100, quotas=quotas, progress=False))
+        select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=100, quotas=quotas, progress=False))
 
 
 def test_floor_larger_than_its_group_is_refused(pool_and_graph):
     pool, graph = pool_and_graph
     members = int(((pool.groups["task"] == "Others") & (pool.quality >= 0.5)).sum())
     with pytest.raises(ConstraintError, match="floor of"):
-        select(pool, graph, SelectParams(budget=members + 50, quotas=(f"task:Others>={members + 1}",),
+        select(pool, graph, SelectParams(exclude_near_duplicates=False,
+                                         budget=members + 50, quotas=(f"task:Others>={members + 1}",),
                                          min_quality=0.5, progress=False))
 
 
 def test_caps_and_floors_are_honoured_and_bind(pool_and_graph):
     pool, graph = pool_and_graph
-    free = select(pool, graph, SelectParams(budget=200, progress=False))
+    free = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=200, progress=False))
     free_dolly = int((free.groups["source"] == "dolly").sum())
     free_math = int((free.groups["task"] == "Math").sum())
     cap, floor = free_dolly // 2, free_math + 15
-    result = select(pool, graph, SelectParams(budget=200, quotas=(f"source:dolly<={cap}", f"task:Math>={floor}"),
+    result = select(pool, graph, SelectParams(exclude_near_duplicates=False,
+                                              budget=200, quotas=(f"source:dolly<={cap}", f"task:Math>={floor}"),
                                               progress=False))
     assert len(result) == 200
     assert (result.groups["source"] == "dolly").sum() == cap  # binds: greedy wanted more
@@ -65,7 +69,8 @@ def test_caps_and_floors_are_honoured_and_bind(pool_and_graph):
 
 def test_share_quotas_resolve_against_the_budget(pool_and_graph):
     pool, graph = pool_and_graph
-    result = select(pool, graph, SelectParams(budget=200, quotas=("source:dolly<=0.1", "task:Planning>=0.25"),
+    result = select(pool, graph, SelectParams(exclude_near_duplicates=False,
+                                              budget=200, quotas=("source:dolly<=0.1", "task:Planning>=0.25"),
                                               progress=False))
     assert (result.groups["source"] == "dolly").sum() <= 20
     assert (result.groups["task"] == "Planning").sum() >= 50
@@ -77,14 +82,14 @@ def test_quality_floor_and_near_duplicates_are_excluded(pool_and_graph):
                                               progress=False))
     assert np.all(pool.quality[result.index] >= 0.7)
     assert not pool.near_duplicate[result.index].any()
-    unfiltered = select(pool, graph, SelectParams(budget=300, progress=False))
+    unfiltered = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=300, progress=False))
     assert pool.near_duplicate[unfiltered.index].any() or np.any(pool.quality[unfiltered.index] < 0.7)
 
 
 def test_token_budget_and_token_quotas(pool_and_graph):
     pool, graph = pool_and_graph
-    result = select(pool, graph, SelectParams(budget_tokens=50_000, quotas=("source:oasst<=0.1",
-                                                                             "task:Math>=0.2"), progress=False))
+    result = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget_tokens=50_000,
+                                              quotas=("source:oasst<=0.1", "task:Math>=0.2"), progress=False))
     assert result.cost.sum() <= 50_000
     assert result.cost[result.groups["source"] == "oasst"].sum() <= 5_000
     assert result.cost[result.groups["task"] == "Math"].sum() >= 10_000
@@ -107,3 +112,21 @@ def test_every_method_honours_every_constraint(pool_and_graph, method):
     assert (result.groups["source"] == "dolly").sum() <= 12
     assert (result.groups["task"] == "Math").sum() >= 24
     assert np.all(pool.quality[result.index] >= 0.4) and not pool.near_duplicate[result.index].any()
+
+
+def test_near_duplicates_are_excluded_by_default_and_a_pool_without_them_is_refused(pool_and_graph):
+    pool, graph = pool_and_graph
+    assert SelectParams(budget=1).exclude_near_duplicates
+    result = select(pool, graph, SelectParams(budget=300, progress=False))
+    assert not pool.near_duplicate[result.index].any()
+    assert pool.near_duplicate.any()  # the pool does hold near-duplicates, so the default did exclude some
+    bare = dataclasses.replace(pool, near_duplicate=None)
+    with pytest.raises(ConstraintError, match="exclude_near_duplicates is on .*exclude_near_duplicates: false"):
+        select(bare, graph, SelectParams(budget=5, progress=False))
+    assert len(select(bare, graph, SelectParams(budget=5, exclude_near_duplicates=False, progress=False)).index) == 5
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
+def test_task_label_weight_must_be_finite_and_not_negative(weight):
+    with pytest.raises(ConfigError, match="task_label_weight"):
+        SelectParams(budget=1, task_label_weight=weight)

@@ -41,13 +41,13 @@ def _with_twins(pool: SelectionPool, rows: np.ndarray) -> SelectionPool:
 
 
 VARIANTS = [
-    (SelectParams(budget=15), False),
-    (SelectParams(budget=15, phi="exp", exp_a=2.0, alpha=0.5), False),
+    (SelectParams(exclude_near_duplicates=False, budget=15), False),
+    (SelectParams(exclude_near_duplicates=False, budget=15, phi="exp", exp_a=2.0, alpha=0.5), False),
     (SelectParams(budget=20, quotas=("source:x<=0.3", "task:t1>=0.5"), min_quality=0.2,
                   exclude_near_duplicates=True), False),
-    (SelectParams(budget_tokens=300), True),
-    (SelectParams(budget_tokens=300), False),
-    (SelectParams(budget_tokens=300, quotas=("source:y<=100", "task:t2>=0.4")), True),
+    (SelectParams(exclude_near_duplicates=False, budget_tokens=300), True),
+    (SelectParams(exclude_near_duplicates=False, budget_tokens=300), False),
+    (SelectParams(exclude_near_duplicates=False, budget_tokens=300, quotas=("source:y<=100", "task:t2>=0.4")), True),
 ]
 
 
@@ -67,7 +67,7 @@ def test_ties_go_to_the_smaller_sample_id_as_in_the_dense_sampler(seed):
     for params, cost_scaled in VARIANTS:
         lazy, dense = _lazy_and_dense(twinned, graph, params, cost_scaled)
         np.testing.assert_array_equal(lazy, dense)
-    lazy, _ = _lazy_and_dense(twinned, graph, SelectParams(budget=len(twinned)))
+    lazy, _ = _lazy_and_dense(twinned, graph, SelectParams(exclude_near_duplicates=False, budget=len(twinned)))
     position = {row: i for i, row in enumerate(lazy.tolist())}
     for twin, row in enumerate(range(0, 40, 3)):
         assert position[row] < position[40 + twin]  # equal scores always, the original's id is smaller
@@ -76,15 +76,15 @@ def test_ties_go_to_the_smaller_sample_id_as_in_the_dense_sampler(seed):
 def test_tiny_pool_ties_and_golden_order():
     # s0 and s1 are the same row: s0 first; the rest follows the first-order scores of the dense sampler
     pool, graph = tiny_pool(), tiny_graph()
-    lazy, dense = _lazy_and_dense(pool, graph, SelectParams(budget=6))
+    lazy, dense = _lazy_and_dense(pool, graph, SelectParams(exclude_near_duplicates=False, budget=6))
     np.testing.assert_array_equal(lazy, dense)
     names = list(pool.sample_ids[lazy])
     assert names.index("s0") < names.index("s1")
 
 
 @pytest.mark.parametrize("params", [
-    SelectParams(budget=200),
-    SelectParams(budget=180, quotas=("source:x<=0.3", "task:t1>=0.5")),
+    SelectParams(exclude_near_duplicates=False, budget=200),
+    SelectParams(exclude_near_duplicates=False, budget=180, quotas=("source:x<=0.3", "task:t1>=0.5")),
 ], ids=["samples", "quotas"])
 def test_lazy_linearised_equals_dense_across_many_compiled_calls(params):
     pool, graph = random_instance(7, n_rows=400, n_labels=30)
@@ -97,18 +97,21 @@ def test_the_linearised_rule_is_not_the_exact_gain():
     # the pinned equality above would be vacuous if both rules ranked alike: on this instance they pick different
     # sets (greedy is not optimal, so on others the linearised rule can even end higher)
     pool, graph = random_instance(4)
-    exact = select(pool, graph, SelectParams(budget=15, progress=False))
-    linearised = select(pool, graph, SelectParams(method="mig-gradient", budget=15, progress=False))
+    exact = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=15, progress=False))
+    linearised = select(pool, graph, SelectParams(exclude_near_duplicates=False,
+                                                  method="mig-gradient", budget=15, progress=False))
     assert set(exact.index) != set(linearised.index)
     assert exact.objective > linearised.objective
 
 
 def test_select_reports_the_rule_and_explains_picks_by_the_exact_gain():
     pool, graph = random_instance(4)
-    result = select(pool, graph, SelectParams(method="mig-gradient", budget=12, progress=False))
+    result = select(pool, graph, SelectParams(exclude_near_duplicates=False,
+                                              method="mig-gradient", budget=12, progress=False))
     assert result.params["gain_rule"] == "linearised" and result.params["variant"] == "unit-cost"
-    assert select(pool, graph, SelectParams(budget=12, progress=False)).params["gain_rule"] == "exact"
-    objective = build_objective(pool, graph, SelectParams(budget=12))
+    assert select(pool, graph, SelectParams(exclude_near_duplicates=False,
+                                            budget=12, progress=False)).params["gain_rule"] == "exact"
+    objective = build_objective(pool, graph, SelectParams(exclude_near_duplicates=False, budget=12))
     for position, row in enumerate(result.index):
         assert result.gain[position] == objective.gains(np.array([row]))[0]  # the exact marginal gain
         objective.update(int(row))
@@ -117,7 +120,7 @@ def test_select_reports_the_rule_and_explains_picks_by_the_exact_gain():
 
 def test_token_budget_keeps_the_better_of_both_linearised_runs():
     pool, graph = random_instance(5)
-    params = SelectParams(method="mig-gradient", budget_tokens=250, progress=False)
+    params = SelectParams(exclude_near_duplicates=False, method="mig-gradient", budget_tokens=250, progress=False)
     result = select(pool, graph, params)
     objective = build_objective(pool, graph, params)
     values = {}
@@ -148,7 +151,7 @@ def test_compiled_phi_slopes_match_the_numpy_derivatives(phi):
 def test_paper_float32_sampler_follows_the_first_order_score():
     """The benchmark's baseline: each pick maximises Xp_i . phi'(coverage) up to float32 rounding."""
     pool, graph = random_instance(6, n_rows=300, n_labels=25)
-    params = SelectParams(budget=20)
+    params = SelectParams(exclude_near_duplicates=False, budget=20)
     objective = build_objective(pool, graph, params)
     state = ConstraintState.start(pool, resolve_quotas((), params), candidate_mask(pool, params))
     picks = dense_gradient_select(objective, pool.id_ranks(), state, exact=False)

@@ -16,7 +16,7 @@ GOLDEN_GAINS = [1.1381949936348617, 1.0555806635434286, 0.8617749085011288, 0.76
 
 def test_golden_ranking_and_gains():
     pool, graph = tiny_pool(), tiny_graph()
-    result = select(pool, graph, SelectParams(budget=6, progress=False))
+    result = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=6, progress=False))
     assert list(result.sample_id) == GOLDEN_ORDER
     np.testing.assert_allclose(result.gain, GOLDEN_GAINS, rtol=1e-12)
     np.testing.assert_array_equal(result.rank, np.arange(1, 7))
@@ -27,7 +27,7 @@ def test_golden_ranking_and_gains():
 
 
 def test_equal_gains_go_to_the_smaller_sample_id():
-    result = select(tiny_pool(), tiny_graph(), SelectParams(budget=1, progress=False))
+    result = select(tiny_pool(), tiny_graph(), SelectParams(exclude_near_duplicates=False, budget=1, progress=False))
     assert list(result.sample_id) == ["s0"]  # s0 and s1 are the same row
 
 
@@ -57,12 +57,12 @@ def _gains_along(objective, picks):
 def test_lazy_equals_naive_on_random_instances(seed):
     pool, graph = random_instance(seed)
     variants = [
-        SelectParams(budget=15),
-        SelectParams(budget=15, phi="exp", alpha=0.5),
+        SelectParams(exclude_near_duplicates=False, budget=15),
+        SelectParams(exclude_near_duplicates=False, budget=15, phi="exp", alpha=0.5),
         SelectParams(budget=20, quotas=("source:x<=0.3", "task:t1>=0.5"), min_quality=0.2,
                      exclude_near_duplicates=True),
-        SelectParams(budget_tokens=300),
-        SelectParams(budget_tokens=300, quotas=("source:y<=100", "task:t2>=0.4")),
+        SelectParams(exclude_near_duplicates=False, budget_tokens=300),
+        SelectParams(exclude_near_duplicates=False, budget_tokens=300, quotas=("source:y<=100", "task:t2>=0.4")),
     ]
     for params in variants:
         lazy, naive, lazy_gains, naive_gains = _both(pool, graph, params)
@@ -71,9 +71,9 @@ def test_lazy_equals_naive_on_random_instances(seed):
 
 
 @pytest.mark.parametrize("params", [
-    SelectParams(budget=200),
-    SelectParams(budget=180, quotas=("source:x<=0.3", "task:t1>=0.5")),
-    SelectParams(budget_tokens=6000, quotas=("task:t2>=0.4",)),
+    SelectParams(exclude_near_duplicates=False, budget=200),
+    SelectParams(exclude_near_duplicates=False, budget=180, quotas=("source:x<=0.3", "task:t1>=0.5")),
+    SelectParams(exclude_near_duplicates=False, budget_tokens=6000, quotas=("task:t2>=0.4",)),
 ], ids=["samples", "quotas", "tokens"])
 def test_lazy_equals_naive_across_many_compiled_calls(params):
     # budgets of several times the picks per compiled call: the heap and the constraint state carry across calls
@@ -87,7 +87,7 @@ def test_lazy_equals_naive_across_many_compiled_calls(params):
 @pytest.mark.parametrize("seed", range(10))
 def test_objective_is_monotone_and_has_diminishing_returns(seed):
     pool, graph = random_instance(100 + seed)
-    objective = build_objective(pool, graph, SelectParams(budget=5))
+    objective = build_objective(pool, graph, SelectParams(exclude_near_duplicates=False, budget=5))
     rng = np.random.default_rng(seed)
     small = rng.choice(len(pool), size=5, replace=False)
     large = np.concatenate([small, rng.choice(np.setdiff1d(np.arange(len(pool)), small), size=10, replace=False)])
@@ -102,13 +102,13 @@ def test_objective_is_monotone_and_has_diminishing_returns(seed):
 
 def test_greedy_gains_never_increase_without_constraints():
     pool, graph = random_instance(7)
-    result = select(pool, graph, SelectParams(budget=30, progress=False))
+    result = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=30, progress=False))
     assert np.all(np.diff(result.gain) <= 1e-12)
 
 
 def test_runs_are_reproducible_byte_for_byte():
     pool, graph = random_instance(11)
-    params = SelectParams(budget=20, quotas=("source:z>=0.25",), progress=False)
+    params = SelectParams(exclude_near_duplicates=False, budget=20, quotas=("source:z>=0.25",), progress=False)
     first, second = select(pool, graph, params), select(pool, graph, params)
     np.testing.assert_array_equal(first.index, second.index)
     assert first.gain.tobytes() == second.gain.tobytes()
@@ -118,7 +118,7 @@ def test_runs_are_reproducible_byte_for_byte():
 def test_result_does_not_depend_on_row_order():
     pool, graph = random_instance(12)
     permutation = np.random.default_rng(0).permutation(len(pool))
-    params = SelectParams(budget=20, progress=False)
+    params = SelectParams(exclude_near_duplicates=False, budget=20, progress=False)
     original = select(pool, graph, params)
     shuffled = select(pool.subset(permutation), graph, params)
     np.testing.assert_array_equal(original.sample_id, shuffled.sample_id)
@@ -126,7 +126,7 @@ def test_result_does_not_depend_on_row_order():
 
 def test_token_budget_keeps_the_better_of_cost_scaled_and_unit_cost():
     pool, graph = random_instance(5)
-    params = SelectParams(budget_tokens=200, progress=False)
+    params = SelectParams(exclude_near_duplicates=False, budget_tokens=200, progress=False)
     result = select(pool, graph, params)
     assert result.cost.sum() <= 200
     assert result.params["variant"] in ("cost-scaled", "unit-cost")
@@ -147,6 +147,7 @@ def test_unit_cost_wins_when_one_expensive_row_is_worth_more():
     labels = sp.csr_matrix(np.array([[1.0, 0], [0, 0.01]]))
     pool = SelectionPool(np.array(["big", "cheap"]), np.array([1.0, 1.0]), labels, np.array([100.0, 1.0]),
                          ("u", "v"))
-    result = select(pool, LabelGraph.identity(2), SelectParams(budget_tokens=100, progress=False))
+    result = select(pool, LabelGraph.identity(2), SelectParams(exclude_near_duplicates=False,
+                                                               budget_tokens=100, progress=False))
     assert list(result.sample_id) == ["big"]
     assert result.params["variant"] == "unit-cost"

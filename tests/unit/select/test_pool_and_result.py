@@ -51,11 +51,12 @@ def test_label_graph_validation():
 ])
 def test_params_validation(fields, message):
     with pytest.raises(ConfigError, match=message):
-        SelectParams(**fields)
+        SelectParams(exclude_near_duplicates=False, **fields)
 
 
 def test_every_pick_is_explained():
-    result = select(tiny_pool(), tiny_graph(), SelectParams(budget=3, progress=False, top_labels=2))
+    result = select(tiny_pool(), tiny_graph(), SelectParams(exclude_near_duplicates=False,
+                                                            budget=3, progress=False, top_labels=2))
     records = result.to_records()
     assert [r["rank"] for r in records] == [1, 2, 3]
     assert records[0]["sample_id"] == "s0" and records[0]["source"] == "y"
@@ -69,16 +70,16 @@ def test_every_pick_is_explained():
 def test_wall_time_and_peak_memory_are_logged(caplog):
     pool, graph = random_instance(0)
     with caplog.at_level(logging.INFO, logger="postmix.select"):
-        result = select(pool, graph, SelectParams(budget=5, progress=False))
+        result = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=5, progress=False))
     assert result.wall_time_s > 0 and result.peak_memory_bytes > 0
     assert any("wall_time_s=" in r.message and "peak_rss_mib=" in r.message for r in caplog.records)
 
 
 def test_progress_bar_goes_to_stderr_and_can_be_disabled(capsys):
     pool, graph = random_instance(0)
-    select(pool, graph, SelectParams(budget=5, progress=False))
+    select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=5, progress=False))
     assert capsys.readouterr().err == ""
-    select(pool, graph, SelectParams(budget=5, progress=True))
+    select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=5, progress=True))
     captured = capsys.readouterr()
     assert "lazy greedy" in captured.err and captured.out == ""
 
@@ -96,7 +97,7 @@ def test_frame_and_npz_round_trips(tmp_path):
     loaded, loaded_graph = load_pool_npz(tmp_path / "pool.npz")
     np.testing.assert_array_equal(loaded.response_chars, pool.response_chars)
     np.testing.assert_array_equal(pool.subset(np.array([5, 2])).response_chars, pool.response_chars[[5, 2]])
-    params = SelectParams(budget=10, progress=False)
+    params = SelectParams(exclude_near_duplicates=False, budget=10, progress=False)
     np.testing.assert_array_equal(select(loaded, loaded_graph, params).sample_id,
                                   select(pool, graph, params).sample_id)
     with pytest.raises(InputError, match="not found"):
