@@ -25,7 +25,8 @@ def test_benchmark_runs_small_and_writes_json(tmp_path, capsys):
     methods = {r["method"]: r for r in results}
     assert set(methods) == {"lazy", "lazy-gradient", "gradient", "randgreedi"}
     assert methods["gradient"]["extrapolated"] is False  # small enough to run in full
-    assert methods["lazy"]["objective"] >= methods["gradient"]["objective"] * 0.999
+    # neither rule dominates the other (greedy is not optimal), but they stay close
+    assert methods["lazy"]["objective"] >= methods["gradient"]["objective"] * 0.99
     # the same rule as the dense sampler (float64 here, float32 there): the same objective up to rounding
     assert methods["lazy-gradient"]["objective"] == pytest.approx(methods["gradient"]["objective"], rel=1e-4)
     assert methods["randgreedi"]["ratio"] > 0.9

@@ -151,7 +151,7 @@ def test_compiled_phi_slopes_match_the_numpy_derivatives(phi):
 def test_paper_float32_sampler_follows_the_first_order_score():
     """The benchmark's baseline: each pick maximises Xp_i . phi'(coverage) up to float32 rounding."""
     pool, graph = random_instance(6, n_rows=300, n_labels=25)
-    params = SelectParams(exclude_near_duplicates=False, budget=20)
+    params = SelectParams(exclude_near_duplicates=False, budget=20, beta=0.8)
     objective = build_objective(pool, graph, params)
     state = ConstraintState.start(pool, resolve_quotas((), params), candidate_mask(pool, params))
     picks = dense_gradient_select(objective, pool.id_ranks(), state, exact=False)

@@ -16,7 +16,7 @@ GOLDEN_GAINS = [1.1381949936348617, 1.0555806635434286, 0.8617749085011288, 0.76
 
 def test_golden_ranking_and_gains():
     pool, graph = tiny_pool(), tiny_graph()
-    result = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=6, progress=False))
+    result = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=6, beta=0.8, progress=False))
     assert list(result.sample_id) == GOLDEN_ORDER
     np.testing.assert_allclose(result.gain, GOLDEN_GAINS, rtol=1e-12)
     np.testing.assert_array_equal(result.rank, np.arange(1, 7))
@@ -27,7 +27,8 @@ def test_golden_ranking_and_gains():
 
 
 def test_equal_gains_go_to_the_smaller_sample_id():
-    result = select(tiny_pool(), tiny_graph(), SelectParams(exclude_near_duplicates=False, budget=1, progress=False))
+    result = select(tiny_pool(), tiny_graph(),
+                    SelectParams(exclude_near_duplicates=False, budget=1, beta=0.8, progress=False))
     assert list(result.sample_id) == ["s0"]  # s0 and s1 are the same row
 
 

@@ -27,14 +27,14 @@ def test_information_rows_are_quality_weighted_and_sparse():
 
 def test_objective_matches_the_dense_formula():
     pool, graph = tiny_pool(), tiny_graph()
-    objective = build_objective(pool, graph, SelectParams(budget=2))
+    objective = build_objective(pool, graph, SelectParams(budget=2, beta=0.8))
     for subset in ([], [0], [1, 3], [0, 1, 2, 3, 4, 5]):
         assert objective.value_of(subset) == pytest.approx(dense_objective(pool, graph, subset), rel=1e-12)
 
 
 def test_gains_equal_objective_differences_over_random_states():
     pool, graph = random_instance(3)
-    objective = build_objective(pool, graph, SelectParams(budget=5))
+    objective = build_objective(pool, graph, SelectParams(budget=5, beta=0.8))
     for row in (4, 17, 30):
         objective.update(row)
     gains = objective.gains(np.arange(len(pool)))
@@ -63,7 +63,7 @@ def test_phi_derivatives():
 def test_compiled_gains_use_the_same_phi_as_numpy(phi):
     # the kernels carry their own scalar phi: pinned against the numpy formula, gains and coverage bit for bit
     pool, graph = random_instance(5)
-    objective = build_objective(pool, graph, SelectParams(budget=5))
+    objective = build_objective(pool, graph, SelectParams(budget=5, beta=0.8))
     objective.phi = phi
     objective.init()
     for row in (3, 11, 29):

@@ -56,7 +56,7 @@ def test_params_validation(fields, message):
 
 def test_every_pick_is_explained():
     result = select(tiny_pool(), tiny_graph(), SelectParams(exclude_near_duplicates=False,
-                                                            budget=3, progress=False, top_labels=2))
+                                                            budget=3, beta=0.8, progress=False, top_labels=2))
     records = result.to_records()
     assert [r["rank"] for r in records] == [1, 2, 3]
     assert records[0]["sample_id"] == "s0" and records[0]["source"] == "y"

@@ -16,10 +16,10 @@ def clustered_vectors(n: int, n_centers: int, dim: int, spread: float, seed: int
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), truth
 
 
-def test_default_k_is_the_papers_point_grows_as_sqrt_and_keeps_39_points_per_label():
+def test_default_k_is_the_papers_point_grows_as_sqrt_and_keeps_20_points_per_label():
     assert default_k(939_000) == 4500
     assert default_k(4 * 939_000) == 9000
-    assert default_k(1000) == 1000 // 39
+    assert default_k(1000) == 1000 // 20
     assert default_k(2) == 2
     with pytest.raises(InputError):
         default_k(1)
