@@ -149,7 +149,8 @@ def test_token_budget_costs_are_tokens_and_zero_quality_is_clipped(spark, synthe
     assert sum(r["cost"] for r in rows) <= 300 and outcome.counts["budget_used"] <= 300
     qualities = [r["quality"] for r in rows]
     assert qualities == sorted(qualities, reverse=True)  # the quality baseline takes best first
-    everything = run_select(spark, config_for(warehouse, "all", budget=N_SAMPLES, method="quality"))
+    everything = run_select(spark, config_for(warehouse, "all", budget=N_SAMPLES, method="quality",
+                                                 exclude_near_duplicates=False))
     assert everything.counts["selected"] == N_SAMPLES
     zero = [r for r in selections_of(spark, warehouse, "all") if r["sample_id"] == sample_id(5)]
     assert zero[0]["quality"] == pytest.approx(MIN_QUALITY_SCORE) and zero[0]["rank"] == N_SAMPLES
