@@ -158,3 +158,21 @@ def test_no_held_out_row_is_trained_on(shared_data_dir):
     card = json.loads(RANKER_QUALITY_MODEL.with_name("quality_rank.card.json").read_text())
     assert card["rows"]["test"]["rows"] == len(parts["test"].ids)
     assert card["rows"]["train"]["rows"] == len(parts["train"].ids)
+
+
+def test_postmix_train_lgbm_rank_writes_a_ranker_that_the_annotator_loads(tmp_path, capsys):
+    from postmix.cli import main
+
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in quality_rows(400)))
+    args = ["train", "--kind", "quality", "--model", "lgbm-rank", "--data", str(data), "--name", "mine"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert "model: " in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    model = tmp_path / "a" / "mine.lgbm"
+    assert model.read_bytes() == (tmp_path / "b" / "mine.lgbm").read_bytes()  # deterministic recipe
+    card = json.loads((tmp_path / "a" / "mine.card.json").read_text())
+    assert card["command"].startswith("postmix train --kind quality --model lgbm-rank")
+    clear_caches()
+    assert load_model("quality", model).calibration.length_control is not None
+    assert main(["train", "--kind", "task", "--model", "lgbm-rank", "--data", str(data), "--out", str(tmp_path)]) != 0
