@@ -55,11 +55,14 @@ def _texts(values: Sequence[str]) -> list[str]:
 
 def char_stats(texts: Sequence[str]) -> dict[str, np.ndarray]:
     """Per-text counts of character classes from one numpy pass over the batch's UTF-8 bytes."""
+    if not len(texts):
+        return {k: np.zeros(0) for k in ("words", "newlines", "digits", "upper", "non_ascii", "question",
+                                         "exclaim", "sentence_ends")}
     encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    ends = np.cumsum([len(e) + 1 for e in encoded])  # +1: a NUL separator after each text
-    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64) if len(ends) else ends
-    ends = ends - 1
+    sizes = np.array([len(e) + 1 for e in encoded], dtype=np.int64)  # +1: a NUL separator after each text
     b = np.frombuffer(b"\x00".join(encoded) + b"\x00", dtype=np.uint8)
+    # Why bincount over the row of each hit: one cumsum per class over the whole buffer cost ~0.1 ms/row.
+    row_of = np.repeat(np.arange(len(encoded), dtype=np.int32), sizes)
     space = (b == 32) | (b == 10) | (b == 9) | (b == 13) | (b == 0)
     prev_space = np.concatenate([[True], space[:-1]])
     next_space = np.concatenate([space[1:], [True]])
@@ -68,10 +71,7 @@ def char_stats(texts: Sequence[str]) -> dict[str, np.ndarray]:
         "upper": (b >= 65) & (b <= 90), "non_ascii": b >= 0xC0, "question": b == 63, "exclaim": b == 33,
         "sentence_ends": ((b == 46) | (b == 33) | (b == 63)) & next_space,
     }
-    out = {}
-    for name, mask in masks.items():
-        total = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-        out[name] = (total[ends] - total[starts]).astype(np.float64)
+    out = {name: np.bincount(row_of[mask], minlength=len(encoded)).astype(np.float64) for name, mask in masks.items()}
     return out
 
 

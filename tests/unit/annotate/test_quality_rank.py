@@ -38,6 +38,7 @@ def test_features_are_batch_independent_and_deterministic():
     np.testing.assert_array_equal(compute_features([PROMPTS[i] for i in order], [REPLIES[i] for i in order]),
                                   x[order])
     np.testing.assert_array_equal(x, compute_features(PROMPTS, REPLIES))
+    assert compute_features([], []).shape == (0, len(FEATURES))
 
 
 def test_features_measure_what_they_say():
