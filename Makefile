@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 AIRFLOW_VENV := .venv-airflow
-.PHONY: env browser demo test test-unit test-cluster test-extended bench bench-curation models clean-demo help airflow-env wheel cluster
+.PHONY: env browser demo test test-unit test-cluster test-extended bench bench-curation bench-quality models clean-demo help airflow-env wheel cluster
 
 help:
 	@echo "make demo   - create the environment (first run) and run the pipeline on the bundled demo data"
@@ -20,7 +20,8 @@ help:
 	@echo "make test-extended - the reliability suite with the pipeline killed inside every stage (docs/RELIABILITY.md)"
 	@echo "make bench  - run the benchmarks (figures for docs/BENCHMARKS.md)"
 	@echo "make bench-curation - every selection method against ground truth on held-out pools (docs/CURATION.md)"
-	@echo "make models - rebuild the default fastText models from ../shared/data"
+	@echo "make bench-quality - quality scorers against held-out judgements (docs/ANNOTATE.md)"
+	@echo "make models - rebuild the default models (fastText task/quality, LightGBM quality ranker) from ../shared/data"
 
 env: $(VENV)/.installed $(JARS)/.resolved
 
@@ -72,6 +73,12 @@ bench: env
 bench-curation: $(VENV)/.installed
 	$(PY) tests/benchmarks/bench_curation.py --out .bench/curation/results.json
 
+# Quality scorers (length, fastText, the LightGBM ranker and its length-controlled variant) on the held-out split
+# (docs/ANNOTATE.md, "Quality benchmark"); the section of docs/BENCHMARKS.md: run_all.py --only bench_quality.
+bench-quality: $(VENV)/.installed
+	$(PY) tests/benchmarks/bench_quality.py --out .bench/quality/results.json
+
+# fastText task + quality models, then the LightGBM quality ranker (the default quality model).
 models: env
 	$(PY) -m postmix.annotate.defaults --data-dir ../shared/data
 

@@ -82,6 +82,9 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="labelled JSONL (docs/ANNOTATE.md, 'Training data')")
     parser.add_argument("--out", required=True, help="output folder for the model and its card")
     parser.add_argument("--name", help="model name recorded in the card (default: from the kind)")
+    parser.add_argument("--model", choices=("fasttext", "lgbm-rank"), default="fasttext",
+                        help="quality only: lgbm-rank = the LightGBM ranker over reply features, lists by 'query' "
+                             "(default 'group'); writes N.lgbm + N.calibration.json + card (docs/ANNOTATE.md)")
     for f in fields(TrainParams):
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f"train_{f.name}", type=type(f.default),
                             default=None, help=f"default {f.default!r}")
@@ -97,9 +100,31 @@ def _run_train(args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f"train_{f.name}") for f in fields(TrainParams)
              if getattr(args, f"train_{f.name}") is not None}
     params = build_params(TrainParams, given, "train", "command line")
+    if args.model == "lgbm-rank":
+        return _run_train_ranker(args, params)
     card = train_command(args.kind, args.data, args.out, params, name=args.name)
     print(f"model: {card.model_path}\ncard:  {card.json_path}\n       {card.markdown_path}")
     print(json.dumps(card.content.get("metrics", {}), indent=2, default=str)[:4000])
+    return 0
+
+
+def _run_train_ranker(args: argparse.Namespace, params) -> int:
+    from pathlib import Path
+
+    from postmix.annotate.labelled import file_sha256, read_jsonl
+    from postmix.annotate.quality_rank import train_ranker
+    from postmix.errors import ConfigError, InputError
+
+    if args.kind != "quality":
+        raise ConfigError("train: --model lgbm-rank trains quality models only (use --kind quality)")
+    data = Path(args.data)
+    if not data.is_file():
+        raise InputError(f"labelled data not found: {data}")
+    shown = f"postmix train --kind quality --model lgbm-rank --data {data} --out {args.out}"
+    content = train_ranker(read_jsonl(data), args.out, params, name=args.name or "quality_rank",
+                           data={"path": str(data), "sha256": file_sha256(data)}, command=shown)
+    print(f"model: {Path(args.out) / content['model_file']}")
+    print(json.dumps(content["metrics"]["test"], indent=2, default=str)[:4000])
     return 0
 
 

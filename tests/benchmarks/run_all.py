@@ -23,6 +23,8 @@ BENCHES = [
     ("Annotate and embed on Spark against plain loops", ["tests/benchmarks/bench_spark_stages.py",
                                                          "--embed-rows", "10000"]),
     ("Annotation quality and batch throughput", ["tests/benchmarks/bench_annotate.py", "--limit", "20000"]),
+    ("Quality scorers against held-out judgements (issue 12)", ["tests/benchmarks/bench_quality.py",
+                                                                  "--out", ".bench/quality/results.json"]),
     ("Embedding path against SentenceTransformer.encode (engine-free)", ["tests/benchmarks/bench_embed.py",
                                                                           "--rows", "2000"]),
     ("Semantic stage on 100K vectors", ["tests/benchmarks/bench_semantic.py", "--rows", "100000"]),

@@ -23,9 +23,9 @@ from postmix.annotate.conversation import (Turn, all_text, contents, language_in
 from postmix.annotate.labelled import decode_label
 from postmix.annotate.language import UNDETERMINED, bundled_lid_path, detect_languages
 from postmix.annotate.models import DEFAULT_QUALITY_MODEL, DEFAULT_TASK_MODEL, LoadedModel, load_model
-from postmix.annotate.quality_eval import calibrated_good_probability
+from postmix.annotate.quality_eval import model_quality
 from postmix.annotate.params import QUALITY_MODES, AnnotateParams
-from postmix.errors import ConfigError, InputError, SchemaError
+from postmix.errors import ConfigError, InputError, ModelError, SchemaError
 
 INPUT_COLUMNS = ("sample_id", "messages", "meta")
 TASK_FOR_EMPTY_PROMPT = "Others"
@@ -69,9 +69,14 @@ class Annotators:
 def load_annotators(params: AnnotateParams) -> Annotators:
     """Validated models for these params (defaults where a path is None); cached per process by path and sha256."""
     check_params(params)
-    return Annotators(task=load_model("task", params.task_model or DEFAULT_TASK_MODEL),
-                      quality=load_model("quality", params.quality_model or DEFAULT_QUALITY_MODEL),
-                      lid=load_model("lid", params.lid_model or bundled_lid_path()))
+    models = Annotators(task=load_model("task", params.task_model or DEFAULT_TASK_MODEL),
+                        quality=load_model("quality", params.quality_model or DEFAULT_QUALITY_MODEL),
+                        lid=load_model("lid", params.lid_model or bundled_lid_path()))
+    if params.quality_length_control and models.quality.calibration.length_control is None:
+        raise ModelError(f"annotate.quality_length_control: quality model {models.quality.path} has no "
+                         "length-controlled calibration (use the LightGBM ranker or train one with "
+                         "`postmix train --kind quality --model lgbm-rank`)")
+    return models
 
 
 def check_params(params: AnnotateParams) -> None:
@@ -170,7 +175,7 @@ def _top_k(model: LoadedModel, lines: Sequence[str], k: int) -> list[list[dict]]
 
 def _quality_columns(model: LoadedModel, turns, metas, params: AnnotateParams, flags) -> dict:
     responses = [last_exchange(t)[1] for t in turns]
-    base, source = _model_quality(model, turns, responses, params.max_chars, flags)
+    base, source = _model_quality(model, turns, responses, params, flags)
     if params.quality_column and params.quality_mode != "model":
         for i, meta in enumerate(metas):
             user = _user_quality(meta, params, flags[i])
@@ -180,13 +185,15 @@ def _quality_columns(model: LoadedModel, turns, metas, params: AnnotateParams, f
     return {"quality": base, "quality_source": source}
 
 
-def _model_quality(model: LoadedModel, turns, responses, max_chars: int, flags):
-    """Calibrated P(good) from the quality model; an empty response scores 0.0 by rule (flag empty_response)."""
+def _model_quality(model: LoadedModel, turns, responses, params: AnnotateParams, flags):
+    """Calibrated P(good) from the quality model (length-controlled if asked); an empty response scores 0.0 by
+    rule (flag empty_response)."""
     scores = np.zeros(len(turns), dtype=np.float64)
     source = ["rule"] * len(turns)
     index = [i for i, r in enumerate(responses) if not heuristics.is_empty(r)]
     if index:
-        scores[index] = calibrated_good_probability(model, [quality_input(turns[i], max_chars) for i in index])
+        scores[index] = model_quality(model, [turns[i] for i in index], params.max_chars,
+                                      params.quality_length_control)
         for i in index:
             source[i] = "model"
     for i, response in enumerate(responses):

@@ -24,14 +24,22 @@ import numpy as np
 
 from postmix.annotate import metrics
 from postmix.annotate.card import render_markdown
-from postmix.annotate.labelled import split_fraction
+from postmix.annotate.labelled import file_sha256, read_jsonl, split_fraction
 from postmix.annotate.models import MODELS_DIR, clear_caches, load_model
-from postmix.annotate.params import TrainParams
+from postmix.annotate.params import RankerParams, TrainParams
+from postmix.annotate.quality_rank import train_ranker, write_card as write_ranker_card
 from postmix.annotate.quality_eval import hh_pairwise_accuracy
+from postmix.annotate.quality_split import HUMAN_DATASET, TEMPLATED_DATASET, quality_group
 from postmix.annotate.taxonomy import HUMAN_LABEL_MAP, RULE_SUPERVISED, rule_label, toolformer_request
 from postmix.annotate.train import ModelCard, train_command
 
 T0_PER_CLUSTER = 600
+# The ranker's mixed dolly/T0 lists: rows of each source, rows per list (half of each on average).
+MIX_ROWS = 6000
+MIX_QUERY_ROWS = 20
+HUMAN_VS_TEMPLATED = "human_dolly_vs_templated_t0"
+# Platt scaling of the ranker is fitted on judged rows only: its output is P(the judge prefers the reply).
+RANKER_CALIBRATION_TAGS = ("gpt4_judge_ae1", "gpt4t_judge_ae2")
 TASK_PARAMS = TrainParams(epoch=10, lr=0.5, dim=32, quantize_cutoff=50000)
 QUALITY_PARAMS = TrainParams(epoch=5, lr=0.05, dim=32, bucket=2000000, quantize_cutoff=100000, quality_threshold=0.5)
 COMMAND = "PYTHONPATH=lib python -m postmix.annotate.defaults --data-dir {data_dir}"
@@ -105,6 +113,29 @@ def quality_rows(data_dir: Path) -> Iterator[dict]:
                        "group": f"alpaca_eval-instruction-{row['meta']['instruction_index']}"}
 
 
+def ranker_rows(data_dir: Path, mix_rows: int = MIX_ROWS) -> Iterator[dict]:
+    """The LightGBM ranker's data: AlpacaEval replies listed per (dataset, prompt) with the judge's win probability,
+    then mixed lists of dolly (label 1) and T0 (label 0) rows, about MIX_QUERY_ROWS per list, `mix_rows` of each
+    source (hash of the row id). Split keys come from quality_split.quality_group, so the shared held-out rows
+    (quality_split.is_held_out) are exactly this trainer's test part."""
+    for name, tag in (("alpaca_eval1_gpt4_judged", "gpt4_judge_ae1"), ("alpaca_eval2_gpt4t_judged", "gpt4t_judge_ae2")):
+        for row in read_dataset(data_dir, name):
+            score = row["meta"].get("win_prob_vs_reference")
+            if score is not None:
+                yield {"id": row["id"], "messages": row["messages"], "label": score, "supervision": tag,
+                       "group": quality_group(row),
+                       "query": f"{name}/{row['meta']['instruction_index']}"}
+    queries = max(1, 2 * mix_rows // MIX_QUERY_ROWS)
+    for name, label in ((HUMAN_DATASET, 1.0), (TEMPLATED_DATASET, 0.0)):
+        rows = [r for r in read_dataset(data_dir, name) if r["messages"][-1]["content"].strip()]
+        rate = mix_rows / max(len(rows), 1)
+        for row in rows:
+            if split_fraction(row["id"], "ranker-mix-sample") < rate:
+                query = int(split_fraction(row["id"], "ranker-mix-query") * queries)
+                yield {"id": row["id"], "messages": row["messages"], "label": label, "supervision": HUMAN_VS_TEMPLATED,
+                       "group": quality_group(row), "query": f"mix-{query}"}
+
+
 def write_jsonl(rows: Iterator[dict], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
@@ -137,6 +168,24 @@ def build_defaults(data_dir: Path, work_dir: Path, out_dir: Path = MODELS_DIR) -
     return cards
 
 
+def build_ranker(data_dir: Path, work_dir: Path, out_dir: Path = MODELS_DIR) -> dict:
+    """The default quality model: the LightGBM ranker on ranker_rows (recipe in its card), plus hh pairwise."""
+    data = write_jsonl(ranker_rows(data_dir), work_dir / "quality_rank.jsonl")
+    recipe = {"builder": "postmix.annotate.defaults.ranker_rows", "mix_rows": MIX_ROWS,
+              "mix_query_rows": MIX_QUERY_ROWS, "relevance": "round(win_prob_vs_reference * 4); dolly 4, T0 0",
+              "queries": "(dataset, meta.instruction_index) for AlpacaEval; mixed dolly/T0 lists",
+              "calibration_supervision": list(RANKER_CALIBRATION_TAGS)}
+    command = COMMAND.format(data_dir=data_dir) + "  # build_ranker: train_ranker(quality_rank.jsonl, ...)"
+    content = train_ranker(read_jsonl(data), out_dir, TrainParams(), (RankerParams(),), RANKER_CALIBRATION_TAGS,
+                           name="quality_rank", data={"path": str(data), "sha256": file_sha256(data),
+                                                      "recipe": recipe}, command=command)
+    model_path = Path(out_dir) / content["model_file"]
+    clear_caches()
+    content["extra_metrics"] = {"hh_rlhf_harmless_test pairwise accuracy":
+                                hh_pairwise_accuracy(load_model("quality", model_path), data_dir)}
+    return write_ranker_card(model_path, content)
+
+
 def _add_hh_pairwise(card: ModelCard, data_dir: Path) -> ModelCard:
     clear_caches()
     model = load_model("quality", card.model_path)
@@ -153,11 +202,17 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--work-dir", type=Path, default=Path("build/annotate-defaults"))
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    parser.add_argument("--only", choices=("fasttext", "ranker"), help="rebuild only these models")
     args = parser.parse_args()
-    for kind, card in build_defaults(args.data_dir, args.work_dir, args.out).items():
-        m = card.content["metrics"]
-        print(kind, card.model_path, "accuracy", m["accuracy"], "macro_f1", m["macro_f1"],
-              "roc_auc", m.get("roc_auc"), card.content.get("extra_metrics"))
+    if args.only != "ranker":
+        for kind, card in build_defaults(args.data_dir, args.work_dir, args.out).items():
+            m = card.content["metrics"]
+            print(kind, card.model_path, "accuracy", m["accuracy"], "macro_f1", m["macro_f1"],
+                  "roc_auc", m.get("roc_auc"), card.content.get("extra_metrics"))
+    if args.only != "fasttext":
+        content = build_ranker(args.data_dir, args.work_dir, args.out)  # after fastText: its card is rewritten
+        print("quality ranker", content["model_file"], json.dumps(content["metrics"]["test"], sort_keys=True)[:800],
+              content["extra_metrics"])
 
 
 if __name__ == "__main__":

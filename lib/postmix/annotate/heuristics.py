@@ -39,7 +39,7 @@ def is_refusal(reply: str) -> bool:
 def repetition(text: str, n: int = 3) -> float:
     """Share of word n-grams that repeat an earlier one: 0 for all-distinct text, near 1 for a loop. < n words -> 0."""
     words = _WORD.findall(text.lower())
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = list(zip(*(words[i:] for i in range(n))))  # C-level zip: same n-grams as slicing, ~3x faster
     if not grams:
         return 0.0
     return 1.0 - len(set(grams)) / len(grams)

@@ -68,3 +68,49 @@ def pairwise_accuracy(chosen_scores: np.ndarray, rejected_scores: np.ndarray) ->
     chosen, rejected = np.asarray(chosen_scores), np.asarray(rejected_scores)
     wins, ties = float((chosen > rejected).sum()), float((chosen == rejected).sum())
     return {"pairs": int(len(chosen)), "accuracy": _r((wins + 0.5 * ties) / max(len(chosen), 1)), "ties": int(ties)}
+
+
+def within_query_pairwise(scores: np.ndarray, is_good: np.ndarray, query: np.ndarray) -> dict:
+    """Over every pair of rows with the same query, one good and one bad: how often the good one scores higher
+    (ties count half). Pairs are pooled over queries (micro average)."""
+    scores, is_good, query = np.asarray(scores, dtype=np.float64), np.asarray(is_good, bool), np.asarray(query)
+    wins = ties = pairs = 0.0
+    order = np.argsort(query, kind="stable")
+    _, starts = np.unique(query[order], return_index=True)
+    for idx in np.split(order, starts[1:]):
+        good, bad = scores[idx][is_good[idx]], scores[idx][~is_good[idx]]
+        if len(good) and len(bad):
+            diff = good[:, None] - bad[None, :]
+            wins, ties, pairs = wins + (diff > 0).sum(), ties + (diff == 0).sum(), pairs + diff.size
+    return {"pairs": int(pairs), "accuracy": _r((wins + 0.5 * ties) / pairs) if pairs else None, "ties": int(ties)}
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return _r(spearmanr(a, b).statistic)
+
+
+def score_report(scores: np.ndarray, label_score: np.ndarray, is_good: np.ndarray, query: np.ndarray) -> dict:
+    """ROC AUC (None with one class), within-query pairwise accuracy, Spearman vs the label score."""
+    one_class = len(set(np.asarray(is_good, bool).tolist())) < 2
+    return {"rows": int(len(scores)), "roc_auc": None if one_class else roc_auc(is_good, scores),
+            "pairwise": within_query_pairwise(scores, is_good, query),
+            "spearman": None if np.ptp(label_score) == 0 else spearman(scores, label_score)}
+
+
+def length_dependence(scores: np.ndarray, truth: np.ndarray, reply_chars: np.ndarray) -> dict:
+    """How much of a score is reply length: R^2 of the score on log1p(chars), and the partial (Pearson)
+    correlation of score and truth with log1p(chars) regressed out of both."""
+    x = np.log1p(np.asarray(reply_chars, dtype=np.float64))
+    s, t = np.asarray(scores, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+
+    def residual(y):
+        slope, intercept = np.polyfit(x, y, 1)
+        return y - intercept - slope * x
+
+    rs, rt = residual(s), residual(t)
+    r2 = 1.0 - rs.var() / s.var() if s.var() > 0 else 0.0
+    partial = float(np.corrcoef(rs, rt)[0, 1]) if rs.std() > 0 and rt.std() > 0 else 0.0
+    return {"r2_on_log_length": _r(r2), "partial_corr_given_length": _r(partial),
+            "corr": _r(np.corrcoef(s, t)[0, 1]) if s.std() > 0 else 0.0}

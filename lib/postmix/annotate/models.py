@@ -1,4 +1,6 @@
-"""Loading fastText models once per process, with validation and a fingerprint (sha256 of the file).
+"""Loading models once per process, with validation and a fingerprint (sha256 of the file).
+
+fastText for every kind; a quality model whose file ends in `.lgbm` is the LightGBM ranker (quality_rank.py).
 
 A model is cached under (kind, resolved path, sha256): a file replaced in place gets a new fingerprint and is loaded
 again, and two workers loading the same bytes agree on the fingerprint they write in every row.
@@ -21,7 +23,10 @@ from postmix.errors import ModelError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_TASK_MODEL = MODELS_DIR / "task_magpie12.ftz"
-DEFAULT_QUALITY_MODEL = MODELS_DIR / "quality_alpacaeval.ftz"
+FASTTEXT_QUALITY_MODEL = MODELS_DIR / "quality_alpacaeval.ftz"
+RANKER_QUALITY_MODEL = MODELS_DIR / "quality_rank.lgbm"
+# The default quality model: the ranker beats fastText and reply length on `make bench-quality` (docs/BENCHMARKS.md).
+DEFAULT_QUALITY_MODEL = RANKER_QUALITY_MODEL
 LABEL_PREFIX = "__label__"
 QUALITY_LABELS = ("bad", "good")
 
@@ -33,7 +38,7 @@ class LoadedModel:
     path: str
     sha256: str
     labels: Tuple[str, ...]  # decoded: no __label__ prefix, no percent-encoding
-    model: object  # fasttext.FastText._FastText
+    model: object  # fasttext.FastText._FastText, or quality_rank.QualityRanker for a .lgbm quality model
     calibration: Optional[PlattCalibration] = None
 
 
@@ -62,9 +67,21 @@ def load_model(kind: str, path: os.PathLike | str) -> LoadedModel:
 
 @functools.lru_cache(maxsize=16)
 def _load_validated(kind: str, path: str, sha256: str) -> LoadedModel:
+    from postmix.annotate.quality_rank import is_ranker_path, load_ranker
+
+    if is_ranker_path(path):
+        if kind != "quality":
+            raise ModelError(f"{kind} model {path}: LightGBM (.lgbm) models are quality rankers only")
+        calibration = load_calibration(Path(path))
+        if calibration.method != "platt_score":
+            raise ModelError(f"quality model {path}: a ranker needs a 'platt_score' calibration, got "
+                             f"{calibration.method!r}")
+        return LoadedModel(kind, Path(path).name, path, sha256, QUALITY_LABELS, load_ranker(path), calibration)
     model = _read_fasttext(kind, path)
     labels = _checked_labels(kind, path, model.get_labels())
     calibration = load_calibration(Path(path)) if kind == "quality" else None
+    if calibration is not None and calibration.method != "platt":
+        raise ModelError(f"quality model {path}: a fastText model needs a 'platt' calibration")
     return LoadedModel(kind, Path(path).name, path, sha256, labels, model, calibration)
 
 

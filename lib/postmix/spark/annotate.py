@@ -8,8 +8,10 @@ loaded once per Python worker by the engine-free `annotate_frame` (cached per pr
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from postmix.annotate.annotator import ANNOTATION_COLUMNS, load_annotators
+from postmix.annotate.calibration import calibration_path
 from postmix.annotate.params import AnnotateParams
 from postmix.params import fingerprint
 from postmix.spark.files import resolve_on_executor, ship_local_file
@@ -49,6 +51,8 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
 
     for path in (params.task_model, params.quality_model, params.lid_model):
         ship_local_file(spark, path)
+    if params.quality_model:  # the calibration travels with the model (SparkFiles puts both in one folder)
+        ship_local_file(spark, str(calibration_path(Path(params.quality_model))))
     pending = pending_samples(spark, warehouse, current)
     total = read_table(spark, warehouse, "samples").count()
     out_schema = spark_schema("annotations")

@@ -9,7 +9,7 @@ import pytest
 
 from postmix.annotate.annotator import (ANNOTATION_COLUMNS, ANNOTATION_SCHEMA, annotate_frame, default_model_paths,
                                         load_annotators)
-from postmix.annotate.models import DEFAULT_QUALITY_MODEL, DEFAULT_TASK_MODEL, clear_caches
+from postmix.annotate.models import DEFAULT_TASK_MODEL, FASTTEXT_QUALITY_MODEL, clear_caches
 from postmix.annotate.params import AnnotateParams
 from postmix.errors import ConfigError, ModelError, SchemaError
 
@@ -117,7 +117,7 @@ def test_missing_corrupt_or_uncalibrated_models_fail_at_load(tmp_path):
     with pytest.raises(ModelError, match="corrupt.ftz"):
         load_annotators(AnnotateParams(task_model=str(corrupt)))
     uncalibrated = tmp_path / "q.ftz"
-    shutil.copy(DEFAULT_QUALITY_MODEL, uncalibrated)
+    shutil.copy(FASTTEXT_QUALITY_MODEL, uncalibrated)
     with pytest.raises(ModelError, match="calibration"):
         load_annotators(AnnotateParams(quality_model=str(uncalibrated)))
     wrong_labels = tmp_path / "task_as_quality.ftz"
@@ -130,7 +130,7 @@ def test_a_model_replaced_in_place_gets_a_new_fingerprint(tmp_path):
     path = tmp_path / "task.ftz"
     shutil.copy(DEFAULT_TASK_MODEL, path)
     first = load_annotators(AnnotateParams(task_model=str(path))).task.sha256
-    shutil.copy(DEFAULT_QUALITY_MODEL, path)  # another valid model (its good/bad labels pass as a task set)
+    shutil.copy(FASTTEXT_QUALITY_MODEL, path)  # another valid model (its good/bad labels pass as a task set)
     clear_caches()
     assert load_annotators(AnnotateParams(task_model=str(path))).task.sha256 != first
 

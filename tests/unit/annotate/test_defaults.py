@@ -8,7 +8,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from postmix.annotate import defaults
 from postmix.annotate.labelled import decode_label, split_part, to_examples
-from postmix.annotate.models import DEFAULT_QUALITY_MODEL, DEFAULT_TASK_MODEL, file_sha256
+from postmix.annotate.models import DEFAULT_TASK_MODEL, FASTTEXT_QUALITY_MODEL, file_sha256
 from postmix.annotate.taxonomy import MAGPIE_CATEGORIES, RULE_SUPERVISED
 
 
@@ -16,7 +16,7 @@ def _card(model_path):
     return json.loads(model_path.with_suffix(".card.json").read_text())
 
 
-@pytest.mark.parametrize("path", [DEFAULT_TASK_MODEL, DEFAULT_QUALITY_MODEL])
+@pytest.mark.parametrize("path", [DEFAULT_TASK_MODEL, FASTTEXT_QUALITY_MODEL])
 def test_shipped_models_are_small_and_match_their_cards(path):
     assert path.stat().st_size <= 3 * 1024 * 1024
     card = _card(path)
@@ -58,14 +58,14 @@ def test_quality_card_auc_and_hh_pairwise_are_recomputed_from_the_data_recipe(sh
     from postmix.annotate.models import load_model
     from postmix.annotate.quality_eval import calibrated_good_probability, calibrated_quality, hh_pairs
 
-    card = _card(DEFAULT_QUALITY_MODEL)
+    card = _card(FASTTEXT_QUALITY_MODEL)
     params = defaults.QUALITY_PARAMS
     test = [e for e in to_examples(defaults.quality_rows(shared_data_dir), "quality", params.quality_threshold,
                                    params.max_chars)
             if split_part(e.split_key, params.split_salt, params.test_fraction,
                           params.calibration_fraction) == "test"]
     assert card["metrics"]["test_rows"] == len(test)
-    model = load_model("quality", DEFAULT_QUALITY_MODEL)
+    model = load_model("quality", FASTTEXT_QUALITY_MODEL)
     calibrated = calibrated_good_probability(model, [e.text for e in test])
     truth = np.array([e.label == "good" for e in test])
     assert card["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(truth, calibrated), abs=1e-6)
