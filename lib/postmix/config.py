@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import glob
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,6 +30,10 @@ from postmix.spark.params import SparkParams
 
 # Sections that do not change what a run computes, so they stay out of the run id.
 _NOT_IN_RUN_ID = ("spark", "run_id", "warehouse")
+# User names that become part of a path (reports/<run_id>.html, _artifacts/<run_id>/) or of a table row key: a
+# plain file-name charset, so no name can climb out of the warehouse (no "/", no leading ".", no "..").
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+SAFE_NAME_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 128 chars, no '..'"
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,23 @@ def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, A
     data = deep_merge(data, overrides or {})
     data["sources"] = [_source_mapping(s, origin) for s in data.get("sources") or []]
     config = build_params(PipelineConfig, data, "", origin)
+    check_names(config, origin)
     return resolve_paths(config, base_dir, origin)
+
+
+def check_safe_name(value: str, key: str, origin: str) -> str:
+    """`value` as a name that is safe inside a path, else a ConfigError naming the key."""
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value) or ".." in value:
+        raise ConfigError(f"{origin}: {key} {value!r} is not a safe name ({SAFE_NAME_RULE})")
+    return value
+
+
+def check_names(config: PipelineConfig, origin: str) -> None:
+    """The run id and every source name, checked before anything uses them in a path."""
+    if config.run_id is not None:
+        check_safe_name(config.run_id, "run_id", origin)
+    for index, source in enumerate(config.sources):
+        check_safe_name(source.name, f"sources[{index}].name", origin)
 
 
 def _source_mapping(source: Any, origin: str) -> Any:

@@ -538,10 +538,30 @@ PATH_DEFECTS: list[PathDefect] = [
     PathDefect("config_not_a_mapping", "a config file that is a YAML list",
                lambda d: ["ingest", "--config", _file(d, "list.yaml", "- a\n- b\n")],
                "must be a mapping", "ConfigError"),
+    # Names that become part of a path: refused at config load, so nothing can be written outside the warehouse.
+    PathDefect("run_id_absolute_path", "--run-id is an absolute path (the report would be /abs/x.html)",
+               lambda d: ["report", "--run-id", str(d / "escaped"), "--config", _file(d, "b.yaml", BUDGET_YAML)],
+               "run_id", "ConfigError"),
+    PathDefect("run_id_parent_dir", "--run-id climbs out of the warehouse with ../",
+               lambda d: ["run", "--run-id", "../../escaped", "--config", _file(d, "b.yaml", BUDGET_YAML),
+                          "--source", f"c={_file(d, 'c.jsonl', jsonl_text([good_chat('rip')]))}"],
+               "is not a safe name", "ConfigError"),
+    PathDefect("run_id_in_config_file", "run_id: ../x in the config file",
+               lambda d: ["select", "--config", _file(d, "r.yaml", "run_id: ../x\n" + BUDGET_YAML)],
+               "r.yaml: run_id '../x' is not a safe name", "ConfigError"),
+    PathDefect("source_name_unsafe", "a source named ../../x",
+               lambda d: ["ingest", "--source", f"../../x={_file(d, 'n.jsonl', jsonl_text([good_chat('snu')]))}"],
+               "sources[0].name '../../x' is not a safe name", "ConfigError"),
+    PathDefect("export_run_unsafe", "postmix export --run with a path in it",
+               lambda d: ["export", "--run", "a/../../b", "--out", str(d / "out.jsonl")],
+               "--run 'a/../../b' is not a safe name", "ConfigError"),
     PathDefect("bad_conf_flag", "--conf without KEY=VALUE", lambda d: ["ingest", "--conf", "novalue",
                                                                          "--source", f"c={d}"],
                "must look like KEY=VALUE", "ConfigError"),
 ]
+
+
+BUDGET_YAML = "select:\n  budget: 5\n"
 
 
 def _file(folder: Path, name: str, text: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import deltalake
@@ -21,6 +23,29 @@ import reliability_corpus as corpus
 
 ROWS = "bad input: rows"
 PATHS = "bad input: paths and config"
+# No input may make a command hang: each path case gets this many seconds, the one corpus ingest CORPUS_TIMEOUT_S.
+CASE_TIMEOUT_S = int(os.environ.get("POSTMIX_RELIABILITY_CASE_TIMEOUT_S", "300"))
+CORPUS_TIMEOUT_S = int(os.environ.get("POSTMIX_RELIABILITY_CORPUS_TIMEOUT_S", "1800"))
+
+
+class CaseTimeout(Exception):
+    """A reliability case ran past its deadline (a hang is a failure, not a wait)."""
+
+
+@contextmanager
+def deadline(seconds: float, what: str):
+    """Fail the block with CaseTimeout after `seconds` (SIGALRM: interrupts py4j's socket waits too)."""
+
+    def expire(signum, frame):
+        raise CaseTimeout(f"{what}: still running after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +55,8 @@ def corpus_run(spark, tmp_path_factory):
     corpus.PICKLE_MARKER.unlink(missing_ok=True)
     specs = corpus.build_row_corpus(root / "src")
     config = load_config(None, {"sources": specs, "ingest": corpus.CORPUS_PARAMS, "warehouse": str(root / "wh")})
-    result = run_ingest(spark, config)
+    with deadline(CORPUS_TIMEOUT_S, "the corpus ingest"):
+        result = run_ingest(spark, config)
     tables = {t: deltalake.DeltaTable(f"{config.warehouse}/{t}").to_pyarrow_table().to_pylist()
               for t in ("samples", "rejects", "runs")}
     return {"root": root, "config": config, "outcome": result, **tables}
@@ -62,6 +88,21 @@ def test_row_defect_ends_in_rejects_with_a_reason(corpus_run, defect, outcome):
     assert all(r["detail"] for r in rejects), "every reject says why"
     if defect.detail:
         assert all(defect.detail in r["detail"] for r in rejects), [r["detail"] for r in rejects]
+
+
+def test_a_hanging_case_fails_at_its_deadline(outcome):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(CaseTimeout) as caught:
+        with deadline(0.2, "sleeper"):
+            time.sleep(5)
+    waited = time.monotonic() - started
+    outcome("bounds", "per_case_timeout", f"every path case runs under a {CASE_TIMEOUT_S} s deadline, the corpus "
+            f"ingest under {CORPUS_TIMEOUT_S} s (SIGALRM); checked on a 5 s sleep with a 0.2 s deadline",
+            "CaseTimeout after about 0.2 s (the case fails, the run goes on)",
+            f"{type(caught.value).__name__} after {waited:.1f} s")
+    assert "still running after 0.2 s" in str(caught.value) and waited < 2
 
 
 def test_the_corpus_covers_at_least_30_distinct_defects():
@@ -103,7 +144,8 @@ def error_class_of(argv: list[str]) -> str:
 def test_path_defect_is_one_clear_error_before_anything_is_written(spark, tmp_path, capsys, defect, outcome):
     warehouse = tmp_path / "wh"
     argv = defect.argv(tmp_path) + ["--warehouse", str(warehouse)]
-    code = cli.main(argv)
+    with deadline(CASE_TIMEOUT_S, defect.id):
+        code = cli.main(argv)
     err = capsys.readouterr().err
     error_lines = [line for line in err.splitlines() if line.startswith("postmix: error:")]
     observed = f"exit {code}: " + " / ".join(error_lines).replace(str(tmp_path), "<tmp>")[:240]
@@ -113,7 +155,9 @@ def test_path_defect_is_one_clear_error_before_anything_is_written(spark, tmp_pa
     assert "Traceback" not in err
     assert not warehouse.exists(), "nothing may be written"
     assert not (tmp_path / corpus.MARKER_NAME).exists()
-    assert error_class_of(argv) == defect.error_class
+    assert not list(tmp_path.parent.rglob("escaped*")), "nothing may be written outside the warehouse"
+    with deadline(CASE_TIMEOUT_S, defect.id):
+        assert error_class_of(argv) == defect.error_class
     assert not warehouse.exists()
 
 

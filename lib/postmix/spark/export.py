@@ -47,11 +47,12 @@ def export_params(args: argparse.Namespace) -> ExportParams:
 
 def run_export_command(args: argparse.Namespace, command) -> int:
     from postmix.cli import load_pipeline_config
+    from postmix.config import check_safe_name
     from postmix.spark.session import build_session
 
     params = export_params(args)
     config = load_pipeline_config(args, command)
-    run_id = args.run or config.effective_run_id
+    run_id = check_safe_name(args.run, "--run", "command line") if args.run else config.effective_run_id
     spark = build_session(config.spark)
     summary = export_run(spark, config.warehouse, run_id, args.out, params)
     print(f"[export] run {run_id}: {summary.rows:,} rows -> {summary.path} ({summary.format}, {summary.style})")
