@@ -100,7 +100,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, A
     origin = str(path) if path else "command line"
     base_dir = Path(path).resolve().parent if path else Path.cwd()
     data = deep_merge(data, overrides or {})
-    data["sources"] = [_source_mapping(s, origin) for s in data.get("sources") or []]
+    data["sources"] = [_source_mapping(s, origin, base_dir) for s in _source_list(data.get("sources"), origin)]
     config = build_params(PipelineConfig, data, "", origin)
     check_names(config, origin)
     return resolve_paths(config, base_dir, origin)
@@ -121,10 +121,25 @@ def check_names(config: PipelineConfig, origin: str) -> None:
         check_safe_name(source.name, f"sources[{index}].name", origin)
 
 
-def _source_mapping(source: Any, origin: str) -> Any:
+SOURCES_SHAPE = "a list, one item per source: `- {name: NAME, path: PATH}` or `- NAME=PATH[:FORMAT]`"
+
+
+def _source_list(sources: Any, origin: str) -> list:
+    if sources is None:
+        return []
+    if not isinstance(sources, (list, tuple)):
+        raise ConfigError(f"{origin}: sources must be {SOURCES_SHAPE}; got a {type(sources).__name__}")
+    return list(sources)
+
+
+def _source_mapping(source: Any, origin: str, base_dir: Path) -> Any:
     """A source may be written as a mapping or in the CLI's NAME=PATH[:FORMAT] form."""
     if isinstance(source, str):
         spec = SourceSpec.parse(source)
+        whole = source.partition("=")[2]
+        if spec.format is not None and os.path.exists(_resolve_local(os.path.expanduser(whole), base_dir)):
+            # a real file whose name holds a colon (colon:name.jsonl): the whole text is the path, not PATH:FORMAT
+            return {"name": spec.name, "path": whole, "format": None}
         return {"name": spec.name, "path": spec.path, "format": spec.format}
     if isinstance(source, SourceSpec):
         return {"name": source.name, "path": source.path, "format": source.format}
@@ -140,7 +155,16 @@ def resolve_paths(config: PipelineConfig, base_dir: Path, origin: str) -> Pipeli
     annotate = replace(config.annotate, **{
         name: _resolve_input(getattr(config.annotate, name), base_dir, origin, f"annotate.{name}")
         for name in ("task_model", "quality_model", "lid_model") if getattr(config.annotate, name)})
-    return replace(config, sources=sources, annotate=annotate, warehouse=_resolve_local(config.warehouse, base_dir))
+    warehouse = _resolve_local(config.warehouse, base_dir)
+    _check_warehouse(warehouse, origin)
+    return replace(config, sources=sources, annotate=annotate, warehouse=warehouse)
+
+
+def _check_warehouse(warehouse: str, origin: str) -> None:
+    """A local warehouse must be a folder (or not exist yet): every table is a folder under it."""
+    local = warehouse.removeprefix("file://") if not _has_scheme(warehouse) or warehouse.startswith("file://") else None
+    if local is not None and os.path.exists(local) and not os.path.isdir(local):
+        raise ConfigError(f"{origin}: warehouse {local} is an existing file, not a folder: give a folder path")
 
 
 def _has_scheme(path: str) -> bool:

@@ -47,6 +47,8 @@ def run_report(spark, config, force: bool = False) -> StageOutcome:
     params_fp = fingerprint(config.report, select_params, config.embed.model)
     spec = StageSpec("report", config.report, params_fp, REPORT_INPUTS, run_scoped=True)
     run_id = config.effective_run_id
+    # the report is a file, not a table run_stage can check: a deleted report is written again, never "skipped"
+    force = force or not report_path(config.warehouse, run_id).exists()
     return run_stage(spark, config.warehouse, run_id, spec, lambda: report_stage(spark, config, run_id), force)
 
 
