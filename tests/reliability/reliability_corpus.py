@@ -365,6 +365,45 @@ def colon_in_name(folder: Path) -> str:
     return write_jsonl(folder, "colon:name.jsonl", [good_chat("colon")])
 
 
+def symlink_loop(folder: Path) -> str:
+    """A folder holding a link to itself: the walk enters each real folder once, so it ends."""
+    sub = folder / "looped"
+    sub.mkdir()
+    write_jsonl(sub, "good.jsonl", [good_chat("loop")])
+    (sub / "loop").symlink_to(".")
+    return str(sub)
+
+
+def fifo_and_dangling_links(folder: Path) -> str:
+    """A FIFO (reading it would block forever), a link to a missing file and a link to itself, beside a good file."""
+    sub = folder / "specials"
+    sub.mkdir()
+    write_jsonl(sub, "good.jsonl", [good_chat("fifo")])
+    os.mkfifo(sub / "pipe.jsonl")
+    (sub / "gone.jsonl").symlink_to(sub / "missing.jsonl")
+    (sub / "self.jsonl").symlink_to(sub / "self.jsonl")
+    return str(sub)
+
+
+def huge_first_line(folder: Path) -> str:
+    """A first line longer than detect_sample_bytes: format detection must still see the record after it."""
+    huge = json.dumps(chat("hfl", ("user", "z" * (DEFAULTS.detect_sample_bytes + MIB)), ("assistant", "a")))
+    return write_bytes(folder, "huge_first.jsonl", (huge + "\n").encode() + jsonl_text([good_chat("hfl")]).encode())
+
+
+def nan_ids_and_content(folder: Path) -> str:
+    reply = '{"role": "assistant", "content": "a"}'
+    lines = [f'{{"id": NaN, "messages": [{{"role": "user", "content": "nanid1"}}, {reply}]}}',
+             f'{{"id": Infinity, "messages": [{{"role": "user", "content": "nanid2"}}, {reply}]}}',
+             f'{{"id": "x", "messages": [{{"role": "user", "content": NaN}}, {reply}]}}']
+    return write_bytes(folder, "nan_ids.jsonl", ("\n".join(lines) + "\n").encode())
+
+
+def long_reject_detail(folder: Path) -> str:
+    return write_jsonl(folder, "long_detail.jsonl", [good_chat("lrd"), chat("lrd", ("r" * 100_000, "q"),
+                                                                           ("assistant", "a"))])
+
+
 def shell_metacharacters(folder: Path) -> str:
     marker = folder / MARKER_NAME
     nasty = f"$(touch {marker}) `touch {marker}`; rm -rf {folder} && echo pwned | sh; {{{{7*7}}}} %s"
@@ -502,6 +541,15 @@ ROW_DEFECTS: list[RowDefect] = [
               {"malformed_json": 1}, samples=1),
     RowDefect("array_over_cap", "a JSON array file larger than json_array_max_bytes", array_over_cap,
               {"file_too_large": 1}, detail="json_array_max_bytes"),
+    RowDefect("symlink_loop", "a folder holding loop -> . beside a good file", symlink_loop, {}, samples=1),
+    RowDefect("fifo_and_dangling_links", "a FIFO, a link to a missing file and a link to itself beside a good file",
+              fifo_and_dangling_links, {"not_a_regular_file": 1, "broken_link": 2}, samples=1),
+    RowDefect("huge_first_line", "a first line longer than detect_sample_bytes, then a good record",
+              huge_first_line, {"record_too_large": 1}, samples=1),
+    RowDefect("nan_ids_and_content", "ids NaN and Infinity (no id), content NaN", nan_ids_and_content,
+              {"wrong_type": 1}, samples=2),
+    RowDefect("long_reject_detail", "a role name of 100,000 chars (the reject detail is capped at 500)",
+              long_reject_detail, {"unknown_role": 1}, samples=1),
     RowDefect("colon_in_file_name", "a real file named colon:name.jsonl (the whole path is tried before PATH:FORMAT)",
               colon_in_name, {}, samples=1),
     RowDefect("shell_metacharacters", "message text full of $(...), backticks, ; rm -rf, | sh", shell_metacharacters,

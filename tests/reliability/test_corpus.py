@@ -17,6 +17,7 @@ from postmix import cli
 from postmix.commands import COMMANDS
 from postmix.config import load_config
 from postmix.errors import PostmixError
+from postmix.ingest.parse import MAX_DETAIL_CHARS
 from postmix.spark.ingest import run_ingest
 
 import reliability_corpus as corpus
@@ -86,6 +87,7 @@ def test_row_defect_ends_in_rejects_with_a_reason(corpus_run, defect, outcome):
     assert dict(reasons) == defect.rejects
     assert n_samples > 0 if defect.samples < 0 else n_samples == defect.samples
     assert all(r["detail"] for r in rejects), "every reject says why"
+    assert all(len(r["detail"]) <= MAX_DETAIL_CHARS for r in rejects), [len(r["detail"]) for r in rejects]
     if defect.detail:
         assert all(defect.detail in r["detail"] for r in rejects), [r["detail"] for r in rejects]
 
