@@ -61,10 +61,20 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     from postmix.spark.session import build_session
 
     config = load_pipeline_config(args, COMMANDS["run"])
+    check_pipeline_config(config, args.config or "command line")
     spark = build_session(config.spark)
     run_pipeline(spark, config, force=args.force,
                  on_stage_done=lambda stage, outcome: print_outcome(stage, config.effective_run_id, outcome))
     return 0
+
+
+def check_pipeline_config(config, origin: str) -> None:
+    """What a later stage would refuse, refused before the first one runs (every section is already validated)."""
+    from postmix.errors import ConfigError
+    from postmix.spark.select import BUDGET_MISSING
+
+    if config.select is None:
+        raise ConfigError(f"{origin}: run: {BUDGET_MISSING}")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -158,10 +168,13 @@ register(stage_command("semantic", "fit semantic labels, build the label graph, 
 register(stage_command("select", "pick the run's mixture from the pool under a budget and quotas (selections table)",
                        "postmix.spark.select:run_select", lambda p: _select_cli().add_select_arguments(p),
                        lambda a: _select_cli().select_overrides(a)))
+# mixture and report belong to one selection (its budget and quotas are part of the run): they take the same flags
 register(stage_command("mixture", "the run's training rows (mixtures) and metrics against random (mixture_metrics)",
-                       "postmix.spark.mixture:run_mixture"))
+                       "postmix.spark.mixture:run_mixture", lambda p: _select_cli().add_select_arguments(p),
+                       lambda a: _select_cli().select_overrides(a)))
 register(stage_command("report", "write the run's HTML report to <warehouse>/reports/<run_id>.html",
-                       "postmix.spark.report:run_report"))
+                       "postmix.spark.report:run_report", lambda p: _select_cli().add_select_arguments(p),
+                       lambda a: _select_cli().select_overrides(a)))
 register(Command("export", "write a run's mixture as JSONL or Parquet for trainers (messages, sharegpt, alpaca)",
                  lambda p: _export_cli().add_export_arguments(p), lambda a: {},
                  lambda a: _export_cli().run_export_command(a, COMMANDS["export"])))

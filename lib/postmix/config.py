@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import glob
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,6 +30,10 @@ from postmix.spark.params import SparkParams
 
 # Sections that do not change what a run computes, so they stay out of the run id.
 _NOT_IN_RUN_ID = ("spark", "run_id", "warehouse")
+# User names that become part of a path (reports/<run_id>.html, _artifacts/<run_id>/) or of a table row key: a
+# plain file-name charset, so no name can climb out of the warehouse (no "/", no leading ".", no "..").
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+SAFE_NAME_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 128 chars, no '..'"
 
 
 @dataclass(frozen=True)
@@ -95,15 +100,46 @@ def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, A
     origin = str(path) if path else "command line"
     base_dir = Path(path).resolve().parent if path else Path.cwd()
     data = deep_merge(data, overrides or {})
-    data["sources"] = [_source_mapping(s, origin) for s in data.get("sources") or []]
+    data["sources"] = [_source_mapping(s, origin, base_dir) for s in _source_list(data.get("sources"), origin)]
     config = build_params(PipelineConfig, data, "", origin)
+    check_names(config, origin)
     return resolve_paths(config, base_dir, origin)
 
 
-def _source_mapping(source: Any, origin: str) -> Any:
+def check_safe_name(value: str, key: str, origin: str) -> str:
+    """`value` as a name that is safe inside a path, else a ConfigError naming the key."""
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value) or ".." in value:
+        raise ConfigError(f"{origin}: {key} {value!r} is not a safe name ({SAFE_NAME_RULE})")
+    return value
+
+
+def check_names(config: PipelineConfig, origin: str) -> None:
+    """The run id and every source name, checked before anything uses them in a path."""
+    if config.run_id is not None:
+        check_safe_name(config.run_id, "run_id", origin)
+    for index, source in enumerate(config.sources):
+        check_safe_name(source.name, f"sources[{index}].name", origin)
+
+
+SOURCES_SHAPE = "a list, one item per source: `- {name: NAME, path: PATH}` or `- NAME=PATH[:FORMAT]`"
+
+
+def _source_list(sources: Any, origin: str) -> list:
+    if sources is None:
+        return []
+    if not isinstance(sources, (list, tuple)):
+        raise ConfigError(f"{origin}: sources must be {SOURCES_SHAPE}; got a {type(sources).__name__}")
+    return list(sources)
+
+
+def _source_mapping(source: Any, origin: str, base_dir: Path) -> Any:
     """A source may be written as a mapping or in the CLI's NAME=PATH[:FORMAT] form."""
     if isinstance(source, str):
         spec = SourceSpec.parse(source)
+        whole = source.partition("=")[2]
+        if spec.format is not None and os.path.exists(_resolve_local(os.path.expanduser(whole), base_dir)):
+            # a real file whose name holds a colon (colon:name.jsonl): the whole text is the path, not PATH:FORMAT
+            return {"name": spec.name, "path": whole, "format": None}
         return {"name": spec.name, "path": spec.path, "format": spec.format}
     if isinstance(source, SourceSpec):
         return {"name": source.name, "path": source.path, "format": source.format}
@@ -119,7 +155,16 @@ def resolve_paths(config: PipelineConfig, base_dir: Path, origin: str) -> Pipeli
     annotate = replace(config.annotate, **{
         name: _resolve_input(getattr(config.annotate, name), base_dir, origin, f"annotate.{name}")
         for name in ("task_model", "quality_model", "lid_model") if getattr(config.annotate, name)})
-    return replace(config, sources=sources, annotate=annotate, warehouse=_resolve_local(config.warehouse, base_dir))
+    warehouse = _resolve_local(config.warehouse, base_dir)
+    _check_warehouse(warehouse, origin)
+    return replace(config, sources=sources, annotate=annotate, warehouse=warehouse)
+
+
+def _check_warehouse(warehouse: str, origin: str) -> None:
+    """A local warehouse must be a folder (or not exist yet): every table is a folder under it."""
+    local = warehouse.removeprefix("file://") if not _has_scheme(warehouse) or warehouse.startswith("file://") else None
+    if local is not None and os.path.exists(local) and not os.path.isdir(local):
+        raise ConfigError(f"{origin}: warehouse {local} is an existing file, not a folder: give a folder path")
 
 
 def _has_scheme(path: str) -> bool:

@@ -15,8 +15,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 DOC = HERE.parents[1] / "docs" / "RELIABILITY.md"
-SECTIONS = ("bad input: rows", "bad input: paths and config", "faults: kill -9 and rerun", "concurrency", "bounds",
-            "safety")
+SECTIONS = ("bad input: rows", "bad input: paths and config", "faults: kill -9 and rerun",
+            "faults: missing, truncated and rolled-back tables", "faults: environment and settings", "concurrency",
+            "bounds", "safety")
 _RECORDS: dict[tuple[str, str], dict] = {}
 _MEASUREMENTS: dict[str, tuple[str, str]] = {}
 _STATE = {"deselected": 0, "ran": 0, "collected": 0}

@@ -360,6 +360,50 @@ def array_over_cap(folder: Path) -> str:
     return write_bytes(folder, "big_array.json", json.dumps(records).encode())
 
 
+def colon_in_name(folder: Path) -> str:
+    """A real file named colon:name.jsonl: NAME=PATH must not read its tail as a format."""
+    return write_jsonl(folder, "colon:name.jsonl", [good_chat("colon")])
+
+
+def symlink_loop(folder: Path) -> str:
+    """A folder holding a link to itself: the walk enters each real folder once, so it ends."""
+    sub = folder / "looped"
+    sub.mkdir()
+    write_jsonl(sub, "good.jsonl", [good_chat("loop")])
+    (sub / "loop").symlink_to(".")
+    return str(sub)
+
+
+def fifo_and_dangling_links(folder: Path) -> str:
+    """A FIFO (reading it would block forever), a link to a missing file and a link to itself, beside a good file."""
+    sub = folder / "specials"
+    sub.mkdir()
+    write_jsonl(sub, "good.jsonl", [good_chat("fifo")])
+    os.mkfifo(sub / "pipe.jsonl")
+    (sub / "gone.jsonl").symlink_to(sub / "missing.jsonl")
+    (sub / "self.jsonl").symlink_to(sub / "self.jsonl")
+    return str(sub)
+
+
+def huge_first_line(folder: Path) -> str:
+    """A first line longer than detect_sample_bytes: format detection must still see the record after it."""
+    huge = json.dumps(chat("hfl", ("user", "z" * (DEFAULTS.detect_sample_bytes + MIB)), ("assistant", "a")))
+    return write_bytes(folder, "huge_first.jsonl", (huge + "\n").encode() + jsonl_text([good_chat("hfl")]).encode())
+
+
+def nan_ids_and_content(folder: Path) -> str:
+    reply = '{"role": "assistant", "content": "a"}'
+    lines = [f'{{"id": NaN, "messages": [{{"role": "user", "content": "nanid1"}}, {reply}]}}',
+             f'{{"id": Infinity, "messages": [{{"role": "user", "content": "nanid2"}}, {reply}]}}',
+             f'{{"id": "x", "messages": [{{"role": "user", "content": NaN}}, {reply}]}}']
+    return write_bytes(folder, "nan_ids.jsonl", ("\n".join(lines) + "\n").encode())
+
+
+def long_reject_detail(folder: Path) -> str:
+    return write_jsonl(folder, "long_detail.jsonl", [good_chat("lrd"), chat("lrd", ("r" * 100_000, "q"),
+                                                                           ("assistant", "a"))])
+
+
 def shell_metacharacters(folder: Path) -> str:
     marker = folder / MARKER_NAME
     nasty = f"$(touch {marker}) `touch {marker}`; rm -rf {folder} && echo pwned | sh; {{{{7*7}}}} %s"
@@ -497,6 +541,17 @@ ROW_DEFECTS: list[RowDefect] = [
               {"malformed_json": 1}, samples=1),
     RowDefect("array_over_cap", "a JSON array file larger than json_array_max_bytes", array_over_cap,
               {"file_too_large": 1}, detail="json_array_max_bytes"),
+    RowDefect("symlink_loop", "a folder holding loop -> . beside a good file", symlink_loop, {}, samples=1),
+    RowDefect("fifo_and_dangling_links", "a FIFO, a link to a missing file and a link to itself beside a good file",
+              fifo_and_dangling_links, {"not_a_regular_file": 1, "broken_link": 2}, samples=1),
+    RowDefect("huge_first_line", "a first line longer than detect_sample_bytes, then a good record",
+              huge_first_line, {"record_too_large": 1}, samples=1),
+    RowDefect("nan_ids_and_content", "ids NaN and Infinity (no id), content NaN", nan_ids_and_content,
+              {"wrong_type": 1}, samples=2),
+    RowDefect("long_reject_detail", "a role name of 100,000 chars (the reject detail is capped at 500)",
+              long_reject_detail, {"unknown_role": 1}, samples=1),
+    RowDefect("colon_in_file_name", "a real file named colon:name.jsonl (the whole path is tried before PATH:FORMAT)",
+              colon_in_name, {}, samples=1),
     RowDefect("shell_metacharacters", "message text full of $(...), backticks, ; rm -rf, | sh", shell_metacharacters,
               {}, samples=1),
     RowDefect("pickle_payload", "a folder with a pickle exploit as .pkl (skipped) and as .jsonl (text)",
@@ -538,10 +593,68 @@ PATH_DEFECTS: list[PathDefect] = [
     PathDefect("config_not_a_mapping", "a config file that is a YAML list",
                lambda d: ["ingest", "--config", _file(d, "list.yaml", "- a\n- b\n")],
                "must be a mapping", "ConfigError"),
+    # Names that become part of a path: refused at config load, so nothing can be written outside the warehouse.
+    PathDefect("run_id_absolute_path", "--run-id is an absolute path (the report would be /abs/x.html)",
+               lambda d: ["report", "--run-id", str(d / "escaped"), "--config", _file(d, "b.yaml", BUDGET_YAML)],
+               "run_id", "ConfigError"),
+    PathDefect("run_id_parent_dir", "--run-id climbs out of the warehouse with ../",
+               lambda d: ["run", "--run-id", "../../escaped", "--config", _file(d, "b.yaml", BUDGET_YAML),
+                          "--source", f"c={_file(d, 'c.jsonl', jsonl_text([good_chat('rip')]))}"],
+               "is not a safe name", "ConfigError"),
+    PathDefect("run_id_in_config_file", "run_id: ../x in the config file",
+               lambda d: ["select", "--config", _file(d, "r.yaml", "run_id: ../x\n" + BUDGET_YAML)],
+               "r.yaml: run_id '../x' is not a safe name", "ConfigError"),
+    PathDefect("source_name_unsafe", "a source named ../../x",
+               lambda d: ["ingest", "--source", f"../../x={_file(d, 'n.jsonl', jsonl_text([good_chat('snu')]))}"],
+               "sources[0].name '../../x' is not a safe name", "ConfigError"),
+    PathDefect("export_run_unsafe", "postmix export --run with a path in it",
+               lambda d: ["export", "--run", "a/../../b", "--out", str(d / "out.jsonl")],
+               "--run 'a/../../b' is not a safe name", "ConfigError"),
+    # Every section is validated when the config loads, before Spark starts or any stage runs.
+    PathDefect("quota_malformed", "a quota written source:x<0.2 (no <= or >=)",
+               lambda d: ["select", "--config", _file(d, "b.yaml", BUDGET_YAML), "--quota", "source:x<0.2"],
+               "select.quotas[0]: quota 'source:x<0.2': expected", "ConfigError"),
+    PathDefect("quota_negative_share", "a quota source:x<=-0.5",
+               lambda d: ["select", "--config", _file(d, "b.yaml", BUDGET_YAML), "--quota", "source:x<=-0.5"],
+               "quota 'source:x<=-0.5': amount '-0.5' must be a finite number >= 0", "ConfigError"),
+    PathDefect("quota_nan", "a quota source:x<=nan in the config file",
+               lambda d: ["run", "--config", _file(d, "q.yaml", BUDGET_YAML + "  quotas: ['source:x<=nan']\n"),
+                          "--source", f"c={_file(d, 'c.jsonl', jsonl_text([good_chat('qn')]))}"],
+               "q.yaml: select.quotas[0]: quota 'source:x<=nan'", "ConfigError"),
+    PathDefect("annotate_top_k_zero", "annotate.top_k: 0 given to `postmix run`",
+               lambda d: ["run", "--config", _file(d, "k.yaml", "annotate:\n  top_k: 0\n" + BUDGET_YAML),
+                          "--source", f"c={_file(d, 'c.jsonl', jsonl_text([good_chat('tk')]))}"],
+               "k.yaml: annotate.top_k must be >= 1, got 0", "ConfigError"),
+    PathDefect("semantic_k_zero", "semantic.k: 0 given to `postmix run`",
+               lambda d: ["run", "--config", _file(d, "s.yaml", "semantic:\n  k: 0\n" + BUDGET_YAML),
+                          "--source", f"c={_file(d, 'c.jsonl', jsonl_text([good_chat('sk')]))}"],
+               "s.yaml: semantic.k must be >= 2", "ConfigError"),
+    PathDefect("semantic_niter_negative", "semantic.niter: -3",
+               lambda d: ["semantic", "--config", _file(d, "n.yaml", "semantic:\n  niter: -3\n")],
+               "n.yaml: semantic.niter must be >= 1, got -3", "ConfigError"),
+    PathDefect("semantic_dedup_threshold_out_of_range", "semantic.dedup_threshold: 1.5",
+               lambda d: ["semantic", "--config", _file(d, "t.yaml", "semantic:\n  dedup_threshold: 1.5\n")],
+               "t.yaml: semantic.dedup_threshold is a cosine: it must be in [-1, 1], got 1.5", "ConfigError"),
+    PathDefect("run_without_budget", "`postmix run` without a selection budget (refused before ingest)",
+               lambda d: ["run", "--source", f"c={_file(d, 'c.jsonl', jsonl_text([good_chat('nb')]))}"],
+               "command line: run: select needs a budget", "ConfigError"),
+    PathDefect("master_bogus", "--master bogus://x",
+               lambda d: ["ingest", "--master", "bogus://x",
+                          "--source", f"c={_file(d, 'c.jsonl', jsonl_text([good_chat('mb')]))}"],
+               "spark.master 'bogus://x' is not a Spark master URL", "ConfigError"),
+    PathDefect("sources_as_mapping", "sources: written as a mapping of name -> path",
+               lambda d: ["ingest", "--config", _file(d, "m.yaml", f"sources:\n  chat: {d}/c.jsonl\n")],
+               "m.yaml: sources must be a list, one item per source", "ConfigError"),
+    PathDefect("export_onto_unrelated_file", "postmix export --out onto an existing file that is not an export",
+               lambda d: ["export", "--run", "r1", "--out", _file(d, "notes.txt", "my notes\n")],
+               "exists and is not an earlier postmix jsonl export", "StorageError"),
     PathDefect("bad_conf_flag", "--conf without KEY=VALUE", lambda d: ["ingest", "--conf", "novalue",
                                                                          "--source", f"c={d}"],
                "must look like KEY=VALUE", "ConfigError"),
 ]
+
+
+BUDGET_YAML = "select:\n  budget: 5\n"
 
 
 def _file(folder: Path, name: str, text: str) -> str:

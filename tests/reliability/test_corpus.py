@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import deltalake
@@ -15,12 +17,36 @@ from postmix import cli
 from postmix.commands import COMMANDS
 from postmix.config import load_config
 from postmix.errors import PostmixError
+from postmix.ingest.parse import MAX_DETAIL_CHARS
 from postmix.spark.ingest import run_ingest
 
 import reliability_corpus as corpus
 
 ROWS = "bad input: rows"
 PATHS = "bad input: paths and config"
+# No input may make a command hang: each path case gets this many seconds, the one corpus ingest CORPUS_TIMEOUT_S.
+CASE_TIMEOUT_S = int(os.environ.get("POSTMIX_RELIABILITY_CASE_TIMEOUT_S", "300"))
+CORPUS_TIMEOUT_S = int(os.environ.get("POSTMIX_RELIABILITY_CORPUS_TIMEOUT_S", "1800"))
+
+
+class CaseTimeout(Exception):
+    """A reliability case ran past its deadline (a hang is a failure, not a wait)."""
+
+
+@contextmanager
+def deadline(seconds: float, what: str):
+    """Fail the block with CaseTimeout after `seconds` (SIGALRM: interrupts py4j's socket waits too)."""
+
+    def expire(signum, frame):
+        raise CaseTimeout(f"{what}: still running after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +56,8 @@ def corpus_run(spark, tmp_path_factory):
     corpus.PICKLE_MARKER.unlink(missing_ok=True)
     specs = corpus.build_row_corpus(root / "src")
     config = load_config(None, {"sources": specs, "ingest": corpus.CORPUS_PARAMS, "warehouse": str(root / "wh")})
-    result = run_ingest(spark, config)
+    with deadline(CORPUS_TIMEOUT_S, "the corpus ingest"):
+        result = run_ingest(spark, config)
     tables = {t: deltalake.DeltaTable(f"{config.warehouse}/{t}").to_pyarrow_table().to_pylist()
               for t in ("samples", "rejects", "runs")}
     return {"root": root, "config": config, "outcome": result, **tables}
@@ -60,8 +87,24 @@ def test_row_defect_ends_in_rejects_with_a_reason(corpus_run, defect, outcome):
     assert dict(reasons) == defect.rejects
     assert n_samples > 0 if defect.samples < 0 else n_samples == defect.samples
     assert all(r["detail"] for r in rejects), "every reject says why"
+    assert all(len(r["detail"]) <= MAX_DETAIL_CHARS for r in rejects), [len(r["detail"]) for r in rejects]
     if defect.detail:
         assert all(defect.detail in r["detail"] for r in rejects), [r["detail"] for r in rejects]
+
+
+def test_a_hanging_case_fails_at_its_deadline(outcome):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(CaseTimeout) as caught:
+        with deadline(0.2, "sleeper"):
+            time.sleep(5)
+    waited = time.monotonic() - started
+    outcome("bounds", "per_case_timeout", f"every path case runs under a {CASE_TIMEOUT_S} s deadline, the corpus "
+            f"ingest under {CORPUS_TIMEOUT_S} s (SIGALRM); checked on a 5 s sleep with a 0.2 s deadline",
+            "CaseTimeout after about 0.2 s (the case fails, the run goes on)",
+            f"{type(caught.value).__name__} after {waited:.1f} s")
+    assert "still running after 0.2 s" in str(caught.value) and waited < 2
 
 
 def test_the_corpus_covers_at_least_30_distinct_defects():
@@ -103,7 +146,8 @@ def error_class_of(argv: list[str]) -> str:
 def test_path_defect_is_one_clear_error_before_anything_is_written(spark, tmp_path, capsys, defect, outcome):
     warehouse = tmp_path / "wh"
     argv = defect.argv(tmp_path) + ["--warehouse", str(warehouse)]
-    code = cli.main(argv)
+    with deadline(CASE_TIMEOUT_S, defect.id):
+        code = cli.main(argv)
     err = capsys.readouterr().err
     error_lines = [line for line in err.splitlines() if line.startswith("postmix: error:")]
     observed = f"exit {code}: " + " / ".join(error_lines).replace(str(tmp_path), "<tmp>")[:240]
@@ -113,7 +157,9 @@ def test_path_defect_is_one_clear_error_before_anything_is_written(spark, tmp_pa
     assert "Traceback" not in err
     assert not warehouse.exists(), "nothing may be written"
     assert not (tmp_path / corpus.MARKER_NAME).exists()
-    assert error_class_of(argv) == defect.error_class
+    assert not list(tmp_path.parent.rglob("escaped*")), "nothing may be written outside the warehouse"
+    with deadline(CASE_TIMEOUT_S, defect.id):
+        assert error_class_of(argv) == defect.error_class
     assert not warehouse.exists()
 
 
@@ -173,3 +219,25 @@ def test_a_source_holding_most_rows_is_split_and_fully_ingested(corpus_run, outc
                 f"field; local[2], shared test session (driver_memory 3g)")
     assert n_splits >= expected_splits >= 2
     assert kept == rows
+
+
+# ---------------------------------------------------------------- advice that works
+
+@pytest.mark.parametrize("command", ["mixture", "report"])
+def test_mixture_and_report_take_the_budget_their_error_asks_for(command, tmp_path, outcome):
+    """Without a budget they say "select needs a budget: --budget N": that flag must be one they accept."""
+    from postmix.cli import load_pipeline_config
+    from postmix.spark.select import BUDGET_MISSING, require_select_params
+
+    parser = cli.build_parser(COMMANDS)
+    bare = load_pipeline_config(parser.parse_args([command, "--warehouse", str(tmp_path)]), COMMANDS[command])
+    with pytest.raises(PostmixError) as caught:
+        require_select_params(bare, command)
+    args = parser.parse_args([command, "--warehouse", str(tmp_path), "--budget", "5", "--quota", "source:a<=0.5"])
+    config = load_pipeline_config(args, COMMANDS[command])
+    outcome(PATHS, f"{command}_budget_flag", f"`postmix {command}` without a config: its error asks for --budget N",
+            "the error names --budget, and --budget / --quota are accepted flags",
+            f"error: {caught.value}; with --budget 5: select.budget {config.select.budget}, quotas "
+            f"{list(config.select.quotas)}")
+    assert "--budget N" in str(caught.value) and BUDGET_MISSING in str(caught.value)
+    assert config.select.budget == 5 and config.select.quotas == ("source:a<=0.5",)

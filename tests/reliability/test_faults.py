@@ -413,3 +413,40 @@ def test_secrets_in_spark_conf_never_reach_logs_or_the_runs_table(launched, outc
             "the value appears in no captured stdout/stderr and in no runs.params / runs.error",
             f"{len(procs)} runs checked; leaked in logs: {leaked_logs or 'none'}; in runs: {leaked_runs or 'none'}")
     assert not leaked_logs and not leaked_runs
+
+
+@pytest.fixture(scope="module")
+def identical_pair(fault_paths, tmp_path_factory):
+    """The same `postmix ingest` command started twice at once into one new warehouse (same run id)."""
+    root = tmp_path_factory.mktemp("identical")
+    procs = [launch(["ingest", *source_args(fault_paths, ("shared", "a"))], root / "wh", root / f"same-{i}.log")
+             for i in range(2)]
+    wait_all(procs)
+    return procs
+
+
+def test_two_identical_concurrent_ingests_retry_quietly_and_count_honestly(identical_pair, fault_paths, outcome):
+    procs = identical_pair
+    warehouse = procs[0].warehouse
+    codes = [p.popen.returncode for p in procs]
+    outputs = [p.output() for p in procs]
+    samples = deltalake.DeltaTable(str(warehouse / "samples")).to_pyarrow_table().to_pylist()
+    runs = deltalake.DeltaTable(str(warehouse / "runs")).to_pyarrow_table().to_pylist()
+    want_samples, _ = expected_union(fault_paths, {"shared", "a"})
+    traces = [i for i, out in enumerate(outputs) if "Exception" in out or "Traceback" in out]
+    [row] = runs if len(runs) == 1 else [None]
+    counts = dict((row or {}).get("counts") or [])
+    outcome("concurrency", "two identical ingests at once",
+            "the same `postmix ingest` command started twice together into one new warehouse (one run id)",
+            "both exit 0 (or one names the conflict in one line); no exception text in either output; samples "
+            "right; the one runs row counts every new sample (samples_new summed over the processes)",
+            f"exits {codes}; exception text in outputs {traces or 'none'}; {len(samples)} samples of "
+            f"{len(want_samples)}; runs rows {len(runs)}, samples_new {counts.get('samples_new')}, "
+            f"merged_attempts {counts.get('merged_attempts', 1)}")
+    assert not traces, [outputs[i][-3000:] for i in traces]
+    assert {s["sample_id"] for s in samples} == set(want_samples) and len(samples) == len(want_samples)
+    assert row is not None and row["status"] == "succeeded"
+    if codes == [0, 0]:
+        assert counts["samples_new"] == len(want_samples), counts
+    else:
+        assert sorted(codes) == [0, 2], outputs

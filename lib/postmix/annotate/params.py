@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
+
+from postmix.errors import ConfigError
 
 QUALITY_MODES = ("model", "column", "mean")
 
@@ -40,6 +43,18 @@ class AnnotateParams:
     max_chars: int = 4000
     # Rows per batch the Spark wrapper should hand to annotate_frame (spark.sql.execution.arrow.maxRecordsPerBatch).
     batch_rows: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "max_chars", "batch_rows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"annotate.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.quality_mode not in QUALITY_MODES:
+            raise ConfigError(f"annotate.quality_mode must be one of {', '.join(QUALITY_MODES)}, "
+                              f"got {self.quality_mode!r}")
+        low, high = self.quality_column_scale
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ConfigError(f"annotate.quality_column_scale must be two finite numbers, low < high, got "
+                              f"{list(self.quality_column_scale)}")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from postmix.errors import ConfigError
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -29,3 +31,9 @@ class EmbedParams:
     torch_threads: Optional[int] = None
     sort_window: int = 8192
     max_seq_length: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "sort_window", "torch_threads", "max_seq_length"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"embed.{name} must be >= 1, got {value!r}")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from postmix.errors import ConfigError, InputError
+from postmix.errors import ConfigError, InputError, StorageError
 from postmix.export.atomic import atomic_path
 from postmix.export.params import ExportParams
 from postmix.export.styles import STYLE_FIELDS, STYLE_MAPPERS, canonical_messages
@@ -41,6 +41,29 @@ def export_mixture(rows: pd.DataFrame, out: str | Path, params: ExportParams) ->
         else:
             _write_parquet(records, columns, params.style, temporary)
     return ExportSummary(Path(out), len(records), params.format, params.style, columns)
+
+
+def check_target(out: str | Path, params: ExportParams, force: bool = False) -> None:
+    """Refuse to replace an existing file that is not an earlier export (a typo in --out must not eat a file)."""
+    target = Path(out)
+    if force or not target.exists() or target.is_dir() or previous_export(target, params.format):
+        return
+    raise StorageError(f"export: {target} exists and is not an earlier postmix {params.format} export (no "
+                       "sample_id in its first record): choose another --out, or pass --force to replace it")
+
+
+def previous_export(path: Path, fmt: str) -> bool:
+    """Whether the file looks like what export writes: its first record (or its schema) has a sample_id."""
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return "sample_id" in pq.read_schema(path).names
+        with open(path, "rb") as handle:
+            first = json.loads(handle.readline(1_000_000) or b"null")
+        return isinstance(first, dict) and "sample_id" in first
+    except Exception:  # unreadable, or another format: not an export
+        return False
 
 
 def _extra_columns(rows: pd.DataFrame, params: ExportParams) -> tuple[str, ...]:

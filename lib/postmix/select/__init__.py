@@ -11,7 +11,8 @@ import numpy as np
 from postmix.errors import ConstraintError
 from postmix.select.baselines import (deita_select, kcenter_select, longest_order, quality_order, random_order,
                                       take_in_order)
-from postmix.select.constraints import (ConstraintState, ResolvedQuotas, candidate_mask, check_feasibility,
+from postmix.select.constraints import (ConstraintState, ResolvedQuotas, candidate_mask, check_eligible,
+                                        check_feasibility, eligibility,
                                         parse_quota, quota_violations, resolve_quotas)
 from postmix.select.distributed import partition_count, randgreedi, use_distributed
 from postmix.select.greedy import run_greedy
@@ -29,6 +30,7 @@ def prepare_constraints(pool: SelectionPool, params: SelectParams) -> tuple[Reso
     quotas = tuple(parse_quota(text) for text in params.quotas)
     resolved = resolve_quotas(quotas, params)
     mask = candidate_mask(pool, params)
+    check_eligible(eligibility(pool, params, mask), params)
     check_feasibility(pool, quotas, resolved, mask)
     return resolved, mask
 

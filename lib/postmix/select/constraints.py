@@ -11,52 +11,16 @@ Every impossible combination is refused with a ConstraintError before any select
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from postmix.errors import ConfigError, ConstraintError
+from postmix.errors import ConstraintError
 from postmix.select import kernels
 from postmix.select.params import SelectParams
 from postmix.select.pool import SelectionPool
 
-CAP, FLOOR = "<=", ">="
-_QUOTA_PATTERN = re.compile(r"^(?P<column>[^:]+):(?P<value>.+?)(?P<op><=|>=)(?P<amount>[^<>=]+)$")
-
-
-@dataclass(frozen=True)
-class Quota:
-    """One parsed quota: a cap (<=) or floor (>=) on a group, as a share of the budget or an absolute amount."""
-
-    column: str
-    value: str
-    op: str
-    amount: float
-    kind: str  # "share" or "count"
-
-    @property
-    def text(self) -> str:
-        amount = f"{self.amount:g}" if self.kind == "share" else str(int(self.amount))
-        return f"{self.column}:{self.value}{self.op}{amount}"
-
-
-def parse_quota(text: str) -> Quota:
-    match = _QUOTA_PATTERN.match(text.strip())
-    if not match:
-        raise ConfigError(f"quota {text!r}: expected <column>:<value><=<amount> or <column>:<value>>=<amount>, "
-                          "e.g. source:gpteacher<=0.2 or task:Math>=0.05 or source:dolly<=500")
-    column, value = match["column"].strip(), match["value"].strip()
-    amount_text = match["amount"].strip()
-    if re.fullmatch(r"\d+", amount_text):
-        return Quota(column, value, match["op"], float(int(amount_text)), "count")
-    try:
-        share = float(amount_text)
-    except ValueError:
-        raise ConfigError(f"quota {text!r}: amount {amount_text!r} is not a number") from None
-    if not 0.0 <= share <= 1.0:
-        raise ConfigError(f"quota {text!r}: a share must be in [0, 1], got {share} (write an integer for a count)")
-    return Quota(column, value, match["op"], share, "share")
+from postmix.select.quota import CAP, FLOOR, Quota, parse_quota  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -98,6 +62,33 @@ def candidate_mask(pool: SelectionPool, params: SelectParams) -> np.ndarray:
                                   "near_duplicate column: run the semantic stage or set exclude_near_duplicates: false")
         mask &= ~pool.near_duplicate
     return mask
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """How many pool rows survive each filter in turn (the Spark path counts them with one aggregation)."""
+
+    pool_rows: int
+    quality_rows: int  # quality >= min_quality
+    eligible_rows: int  # ... and not an excluded near-duplicate
+    best_quality: float
+
+
+def eligibility(pool: SelectionPool, params: SelectParams, mask: np.ndarray) -> Eligibility:
+    quality = pool.quality >= params.min_quality
+    return Eligibility(len(pool), int(quality.sum()), int(mask.sum()),
+                       float(pool.quality.max()) if len(pool) else 0.0)
+
+
+def check_eligible(counts: Eligibility, params: SelectParams) -> None:
+    """Refuse a pool that the filters empty, naming the filter that removed the last rows."""
+    if counts.pool_rows and counts.quality_rows == 0:
+        raise ConstraintError(f"select.min_quality {params.min_quality:g} leaves no candidate: none of the "
+                              f"{counts.pool_rows:,} pool rows has quality >= {params.min_quality:g} (best "
+                              f"{counts.best_quality:.4g}); lower --min-quality")
+    if counts.quality_rows and counts.eligible_rows == 0:
+        raise ConstraintError(f"select.exclude_near_duplicates leaves no candidate: all {counts.quality_rows:,} "
+                              f"rows with quality >= {params.min_quality:g} are excluded near-duplicates")
 
 
 def unit_costs(pool: SelectionPool, in_tokens: bool) -> np.ndarray:
@@ -142,6 +133,7 @@ def check_feasibility(pool: SelectionPool, quotas: tuple[Quota, ...], resolved: 
 def check_supply(quotas: tuple[Quota, ...], resolved: ResolvedQuotas, supply: GroupSupply,
                  columns: set) -> None:
     unit = "tokens" if resolved.in_tokens else "samples"
+    texts = {(q.column, q.value, q.op): q.text for q in quotas}  # messages quote the quota as the user wrote it
     for quota in quotas:
         _check_known_group(quota, supply, columns)
     caps = {(column, value): limit for column, value, limit in resolved.caps}
@@ -150,7 +142,7 @@ def check_supply(quotas: tuple[Quota, ...], resolved: ResolvedQuotas, supply: Gr
             raise ConstraintError(f"quotas on {column}:{value}: cap {caps[(column, value)]:g} is below floor "
                                   f"{limit:g} {unit}")
         if supply.units[(column, value)] < limit:
-            raise ConstraintError(f"quota {column}:{value}>=: floor of {limit:g} {unit} but only "
+            raise ConstraintError(f"quota {texts[(column, value, FLOOR)]}: floor of {limit:g} {unit} but only "
                                   f"{supply.units[(column, value)]:g} {unit} of that group pass the quality floor "
                                   "and duplicate filters")
     for column in sorted({column for column, _, _ in resolved.floors}):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from postmix.errors import ConfigError
+from postmix.select.quota import parse_quotas
 
 METHODS = ("mig", "random", "quality", "longest", "deita", "kcenter", "mig-gradient")
 PHIS = ("power", "exp")
@@ -70,6 +71,7 @@ class SelectParams:
         _require(self.partitions is None or self.partitions >= 1, "select.partitions must be >= 1")
         _require(0.0 < self.deita_threshold <= 1.0, "select.deita_threshold must be in (0, 1]")
         _require(self.top_labels >= 1, "select.top_labels must be >= 1")
+        parse_quotas(self.quotas)  # the syntax is known now: refuse a bad quota before any stage runs
 
     @property
     def budget_in_tokens(self) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
+
+from postmix.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,19 @@ class SemanticParams:
     dedup_threshold: float = 0.95
     max_cluster_rows: int = 20_000
     dedup_threads: int = 1
+
+    def __post_init__(self) -> None:
+        minimums = {"fit_sample_rows": 1, "niter": 1, "fit_threads": 0, "assign_threads": 1, "top_m": 1,
+                    "max_cluster_rows": 2, "dedup_threads": 1}
+        for name, minimum in minimums.items():
+            if getattr(self, name) < minimum:
+                raise ConfigError(f"semantic.{name} must be >= {minimum}, got {getattr(self, name)!r}")
+        if self.k is not None and self.k < 2:
+            raise ConfigError(f"semantic.k must be >= 2 (or unset for the default), got {self.k!r}")
+        for name in ("label_floor", "graph_threshold", "dedup_threshold"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and -1.0 <= value <= 1.0):
+                raise ConfigError(f"semantic.{name} is a cosine: it must be in [-1, 1], got {value!r}")
+        if self.dedup_threshold <= 0.0:
+            raise ConfigError(f"semantic.dedup_threshold must be in (0, 1] (at or below 0 every pair of a cluster "
+                              f"would be a near-duplicate), got {self.dedup_threshold!r}")

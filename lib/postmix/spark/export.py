@@ -35,7 +35,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record style: messages (TRL), sharegpt or alpaca (LLaMA-Factory); default messages")
     parser.add_argument("--order", choices=ORDERS, default="rank", help="row order (default rank)")
     parser.add_argument("--columns", help="comma-separated extra columns to write (default: every mixture column)")
-    parser.add_argument("--out", required=True, help="output file")
+    parser.add_argument("--out", required=True, help="output file (an existing file that is not an earlier export "
+                                                     "is replaced only with --force)")
 
 
 def export_params(args: argparse.Namespace) -> ExportParams:
@@ -47,11 +48,15 @@ def export_params(args: argparse.Namespace) -> ExportParams:
 
 def run_export_command(args: argparse.Namespace, command) -> int:
     from postmix.cli import load_pipeline_config
+    from postmix.config import check_safe_name
     from postmix.spark.session import build_session
 
+    from postmix.export.writer import check_target
+
     params = export_params(args)
+    check_target(args.out, params, force=args.force)  # before Spark starts: nothing to undo
     config = load_pipeline_config(args, command)
-    run_id = args.run or config.effective_run_id
+    run_id = check_safe_name(args.run, "--run", "command line") if args.run else config.effective_run_id
     spark = build_session(config.spark)
     summary = export_run(spark, config.warehouse, run_id, args.out, params)
     print(f"[export] run {run_id}: {summary.rows:,} rows -> {summary.path} ({summary.format}, {summary.style})")

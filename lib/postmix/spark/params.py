@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+from postmix.errors import ConfigError
+
+# The master URL forms Spark accepts (SparkContext's own parser, plus the cluster managers' schemes).
+MASTER_PATTERN = re.compile(r"local(\[(\*|\d+)(,\s*\d+)?\])?|local-cluster\[\d+,\s*\d+,\s*\d+\]|yarn"
+                            r"|(spark|k8s|mesos)://\S+")
 
 
 @dataclass(frozen=True)
@@ -20,3 +27,10 @@ class SparkParams:
     driver_memory: str = "4g"
     shuffle_partitions: int = 8
     log_level: str = "WARN"
+
+    def __post_init__(self) -> None:
+        if self.master is not None and not MASTER_PATTERN.fullmatch(self.master):
+            raise ConfigError(f"spark.master {self.master!r} is not a Spark master URL (local, local[N], local[*], "
+                              "spark://HOST:PORT, yarn, k8s://URL)")
+        if self.shuffle_partitions < 1:
+            raise ConfigError(f"spark.shuffle_partitions must be >= 1, got {self.shuffle_partitions!r}")

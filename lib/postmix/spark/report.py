@@ -34,7 +34,12 @@ REPORT_INPUTS = ("selections", "mixture_metrics", "rejects", "embeddings")
 def report_path(warehouse: str, run_id: str) -> Path:
     if "://" in warehouse and not warehouse.startswith("file://"):
         raise ConfigError(f"the report is written under the warehouse folder, which must be local, not {warehouse}")
-    return Path(warehouse.removeprefix("file://")) / "reports" / f"{run_id}.html"
+    folder = Path(warehouse.removeprefix("file://")) / "reports"
+    path = folder / f"{run_id}.html"
+    # the run id is checked at config load; this guards any other caller against a path outside the folder
+    if path.resolve().parent != folder.resolve():
+        raise ConfigError(f"run id {run_id!r} would put the report outside {folder}")
+    return path
 
 
 def run_report(spark, config, force: bool = False) -> StageOutcome:
@@ -42,6 +47,8 @@ def run_report(spark, config, force: bool = False) -> StageOutcome:
     params_fp = fingerprint(config.report, select_params, config.embed.model)
     spec = StageSpec("report", config.report, params_fp, REPORT_INPUTS, run_scoped=True)
     run_id = config.effective_run_id
+    # the report is a file, not a table run_stage can check: a deleted report is written again, never "skipped"
+    force = force or not report_path(config.warehouse, run_id).exists()
     return run_stage(spark, config.warehouse, run_id, spec, lambda: report_stage(spark, config, run_id), force)
 
 

@@ -289,6 +289,7 @@ def select_stage(spark, config, run_id: str) -> StageOutcome:
     check_single_fit(tables, labels.fit_id)
     groups = group_columns_for(params, tables)
     rows = pool_rows(tables, params, labels, groups, config.embed.model if needs_embeddings(params) else None)
+    check_constraints_on_spark(rows, params, groups)
     if _distributed(rows, params):
         result, quality, counts = select_distributed(rows, labels, params, groups)
     else:
@@ -304,6 +305,29 @@ def select_stage(spark, config, run_id: str) -> StageOutcome:
                f"peak {counts['select_peak_rss_mb']:,} MiB; table {config.warehouse.rstrip('/')}/selections "
                f"(run_id = '{run_id}')\n{AGAINST_RANDOM}")
     return StageOutcome(counts=counts, outputs=["selections"], message=message)
+
+
+def check_constraints_on_spark(rows, params: SelectParams, groups: tuple[str, ...]) -> None:
+    """What only the data can refuse (a floor larger than its group, filters that leave nothing), checked with
+    aggregations before the pool is collected or any selection work starts."""
+    from pyspark.sql import functions as F
+
+    from postmix.select.constraints import Eligibility, check_eligible, check_supply, resolve_quotas
+    from postmix.select.quota import parse_quotas
+    from postmix.spark.randgreedi import _eligible_rows, _spark_supply
+
+    eligible = _eligible_rows(rows, params)
+    quality = F.col("quality") >= F.lit(params.min_quality)
+    row = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(quality.cast("int")).alias("q"),
+                   F.sum(eligible.cast("int")).alias("e"), F.max("quality").alias("best")).first()
+    if not row["n"]:
+        raise InputError("the selection pool is empty: no sample has an annotation (run `postmix annotate`)")
+    check_eligible(Eligibility(int(row["n"]), int(row["q"] or 0), int(row["e"] or 0), float(row["best"] or 0.0)),
+                   params)
+    quotas = parse_quotas(params.quotas)
+    if quotas:
+        check_supply(quotas, resolve_quotas(quotas, params), _spark_supply(rows, eligible, quotas, params),
+                     set(groups))
 
 
 def _distributed(rows, params: SelectParams) -> bool:

@@ -86,9 +86,40 @@ def build_session(params: SparkParams):
         builder = builder.master(master)
     for key, value in session_conf(params, _launcher_jars()).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start, or refused a setting: one line, not a py4j trace
+        raise ConfigError(session_failure(exc, params)) from None
     spark.sparkContext.setLogLevel(params.log_level)
+    _quiet_retried_conflicts(spark)
     return spark
+
+
+# Delta logs a concurrent-commit conflict inside MERGE at ERROR with its whole Java stack, although the exception
+# also reaches postmix, which retries the idempotent write (storage.delta) or reports it in one line.
+QUIET_LOGGERS = ("org.apache.spark.sql.delta.commands.MergeIntoCommand",)
+
+
+def _quiet_retried_conflicts(spark) -> None:
+    try:
+        jvm = spark.sparkContext._jvm
+        level = jvm.org.apache.logging.log4j.Level.FATAL
+        for name in QUIET_LOGGERS:
+            jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, level)
+    except Exception:  # no JVM of ours (Spark Connect) or another logging backend: keep Spark's logging
+        pass
+
+
+def session_failure(exc: Exception, params: SparkParams) -> str:
+    """Why the session could not start, in one line naming the settings that can cause it."""
+    text = str(exc).strip()
+    java_keys = sorted(k for k in params.conf if "java" in k.lower() or "memory" in k.lower())
+    if "JAVA_GATEWAY_EXITED" in text:
+        suspects = f"the spark.conf settings {', '.join(java_keys)}" if java_keys else "JAVA_HOME and spark.conf"
+        return (f"the Spark driver JVM exited before it started (JAVA_GATEWAY_EXITED): check {suspects} "
+                "(the JVM's own complaint is printed above)")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return f"Spark session could not start (master {params.master or 'local[2]'}): {first[:300]}"
 
 
 def _launcher_jars() -> bool:

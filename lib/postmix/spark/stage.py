@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from postmix.errors import PostmixError
 from postmix.runinfo import PeakRss, code_version
-from postmix.storage.delta import commit_metadata, table_versions
+from postmix.storage.delta import commit_metadata, recorded_outputs_missing, table_versions
 from postmix.storage.runs import (RunRecord, params_json, previous_record, succeeded_elsewhere, utcnow,
                                   write_record)
 
@@ -47,6 +47,8 @@ def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
     if done is None and not spec.run_scoped and not force:
         done = succeeded_elsewhere(spark, warehouse, spec.name, spec.params_fingerprint, input_fp)
     if not force and done is not None:
+        done = _still_there(spark, warehouse, spec.name, done)
+    if not force and done is not None:
         log.info("%s: already done (run %s), skipped", spec.name, done["run_id"])
         return StageOutcome(counts=dict(done.get("counts") or {}), skipped=True,
                             message=f"{spec.name}: already done by run {done['run_id']}, skipped")
@@ -81,6 +83,16 @@ def _finish(spark, warehouse: str, record: RunRecord, started: float, peak_mb: f
         if record.status == "succeeded":
             raise
         log.exception("could not record the failure of %s/%s", record.run_id, record.stage)
+
+
+def _still_there(spark, warehouse: str, stage: str, done: dict) -> dict | None:
+    """`done`, unless a table it wrote was deleted or rolled back since (then the stage must run again)."""
+    problems = recorded_outputs_missing(spark, warehouse, dict(done.get("output_versions") or {}))
+    if problems:
+        log.warning("%s: recorded as done by run %s, but %s: running it again", stage, done["run_id"],
+                    "; ".join(problems))
+        return None
+    return done
 
 
 def _already_done(previous: dict | None, params_fp: str, input_fp: str) -> bool:

@@ -13,14 +13,16 @@ unchanged.
 from __future__ import annotations
 
 import json
+import re
 import time
+from pathlib import Path
 from contextlib import contextmanager
 from typing import Iterator
 
 from postmix.errors import SchemaError, StorageError
 from postmix.spark.session import scoped_conf
 from postmix.storage.schema import load_schema
-from postmix.storage.tables import table_path
+from postmix.storage.tables import table_path, writer_of
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 CONFLICT_RETRIES = 5
@@ -39,6 +41,13 @@ def table_exists(spark, path: str) -> bool:
     from delta.tables import DeltaTable
 
     return DeltaTable.isDeltaTable(spark, path)
+
+
+def damaged_table_error(table: str, path: str, exc: Exception) -> StorageError:
+    """One line for a table whose Delta log cannot be read (a deleted or truncated commit file, a bad checkpoint)."""
+    reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    return StorageError(f"table {table!r} at {path} cannot be read, its Delta log is damaged ({reason}): restore "
+                        f"the table, or delete its folder and rerun `postmix {writer_of(table)}`")
 
 
 def ensure_table(spark, warehouse: str, table: str) -> str:
@@ -148,19 +157,29 @@ def _commit_with_retries(spark, table: str, path: str, write) -> int:
 def read_table(spark, warehouse: str, table: str, version: int | None = None):
     path = table_path(warehouse, table)
     if not table_exists(spark, path):
-        raise StorageError(f"table {table!r} does not exist at {path}: run the stage that writes it first")
+        raise StorageError(f"table {table!r} does not exist at {path}: run `postmix {writer_of(table)}` first")
     reader = spark.read.format("delta")
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    return reader.load(path)
+    try:
+        return reader.load(path)
+    except Exception as exc:
+        if version is not None and "VERSION" in str(exc).upper():
+            raise StorageError(f"table {table!r} at {path} no longer has version {version} that this run "
+                               f"recorded: rerun `postmix {writer_of(table)}` (with --force)") from None
+        raise damaged_table_error(table, path, exc) from None
 
 
 def current_version(spark, path: str) -> int | None:
+    """The table's latest version; None when there is no table; a StorageError when its log cannot be read."""
     from delta.tables import DeltaTable
 
     if not table_exists(spark, path):
         return None
-    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+    try:
+        return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+    except Exception as exc:  # py4j / analysis errors: the log is there but broken
+        raise damaged_table_error(path.rstrip("/").rsplit("/", 1)[-1], path, exc) from None
 
 
 def table_versions(spark, warehouse: str, tables: list[str]) -> dict[str, int]:
@@ -171,6 +190,33 @@ def table_versions(spark, warehouse: str, tables: list[str]) -> dict[str, int]:
         if version is not None:
             versions[table] = version
     return versions
+
+
+def recorded_outputs_missing(spark, warehouse: str, recorded: dict[str, int]) -> list[str]:
+    """Which recorded output tables are gone or behind the version a finished stage recorded (so its "already
+    done" no longer holds); a damaged table is a StorageError naming it."""
+    problems = []
+    for table, version in sorted(recorded.items()):
+        current = current_version(spark, table_path(warehouse, table))
+        if current is None:
+            problems.append(f"{table} is missing")
+        elif current < version:
+            problems.append(f"{table} is at version {current}, the run recorded {version}")
+            drop_orphan_checksums(table_path(warehouse, table))
+    return problems
+
+
+def drop_orphan_checksums(path: str) -> None:
+    """Remove the checksum files of commits that are gone (a rolled-back table on a local file system): Delta's
+    `<n>.crc` and Hadoop's `.<n>.json.crc` / `.<n>.crc.crc` would be checked against the commit that rewrites
+    version n and fail it."""
+    if "://" in path and not path.startswith("file:"):
+        return
+    log_dir = Path(path.removeprefix("file://").removeprefix("file:")) / "_delta_log"
+    for item in log_dir.glob("*crc"):
+        match = re.fullmatch(r"\.?(\d{20})\.(crc|json\.crc|crc\.crc)", item.name)
+        if match and not (log_dir / f"{match[1]}.json").exists():
+            item.unlink(missing_ok=True)
 
 
 def _after_commit(spark, table: str) -> None:
@@ -191,6 +237,8 @@ def _is_conflict(exc: Exception) -> bool:
 
 
 def _storage_error(table: str, path: str, exc: Exception) -> Exception:
+    if "_delta_log" in str(exc) and not _is_conflict(exc):
+        return damaged_table_error(table, path, exc)
     if _is_conflict(exc):
         return StorageError(
             f"table {table!r} at {path}: another job kept committing conflicting changes; "

@@ -17,9 +17,20 @@ from postmix.storage.delta import commit_metadata, merge_rows, table_exists
 from postmix.storage.tables import table_path
 
 RUNS = "runs"
+MERGED_ATTEMPTS = "merged_attempts"
+# Two processes running the same (run_id, stage) at once (two identical commands): the one that finishes second
+# finds the first one's succeeded record of the same work, finished after it started. Its counts alone would tell
+# half the story (the first found the samples new, the second found them present), so the counts are summed and
+# `merged_attempts` says how many processes they add up.
+_CONCURRENT_SUCCESS = ("t.status = 'succeeded' AND s.status = 'succeeded' AND t.finished_at >= s.started_at "
+                       "AND t.params_fingerprint = s.params_fingerprint AND t.input_fingerprint <=> s.input_fingerprint")
+_SUMMED_COUNTS = (f"map_zip_with(t.counts, map_concat(s.counts, map('{MERGED_ATTEMPTS}', 1L)), (k, a, b) -> "
+                  f"CASE WHEN k = '{MERGED_ATTEMPTS}' THEN coalesce(a, 1L) + coalesce(b, 0L) "
+                  "ELSE coalesce(a, 0L) + coalesce(b, 0L) END)")
 _UPDATE_ALL = {c: f"s.`{c}`" for c in (
     "status", "attempt", "params_fingerprint", "input_fingerprint", "code_version", "params", "input_versions",
     "output_versions", "counts", "started_at", "finished_at", "duration_s", "peak_rss_mb", "error")}
+_UPDATE_ALL["counts"] = f"CASE WHEN {_CONCURRENT_SUCCESS} THEN {_SUMMED_COUNTS} ELSE s.`counts` END"
 
 
 @dataclass

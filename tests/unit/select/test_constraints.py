@@ -25,10 +25,21 @@ def test_parse_share_count_and_floor():
 
 
 @pytest.mark.parametrize("text", ["source=dolly", "source:dolly<0.2", "dolly<=0.2", "source:dolly<=abc",
-                                  "source:dolly<=1.5"])
+                                  "source:dolly<=1.5", "source:x<=-0.5", "source:x<=nan", "source:x>=inf"])
 def test_malformed_quotas_are_config_errors(text):
     with pytest.raises(ConfigError, match="quota"):
         parse_quota(text)
+
+
+@pytest.mark.parametrize("quotas, message", [
+    (("source:x<0.2",), r"select.quotas\[0\]: quota 'source:x<0.2': expected"),
+    (("source:a<=0.1", "source:x<=-0.5"), r"select.quotas\[1\]: quota 'source:x<=-0.5'"),
+    (("source:x<=nan",), "'source:x<=nan': amount 'nan' must be a finite number"),
+    (("source:dolly<=0.1", "source:dolly<=0.2"), "already has a <= quota"),
+])
+def test_bad_quotas_fail_when_the_params_are_built(quotas, message):
+    with pytest.raises(ConfigError, match=message):
+        SelectParams(budget=100, quotas=quotas)
 
 
 @pytest.mark.parametrize("quotas, message", [
@@ -36,7 +47,6 @@ def test_malformed_quotas_are_config_errors(text):
     (("origin:dolly<=0.2",), "no group column 'origin'"),
     (("source:nowhere<=0.2",), "no sample has source = 'nowhere'"),
     (("source:dolly<=0.1", "source:dolly>=0.2"), "below floor"),
-    (("source:dolly<=0.1", "source:dolly<=0.2"), "two <= quotas"),
 ])
 def test_impossible_constraints_fail_before_any_work(pool_and_graph, quotas, message):
     pool, graph = pool_and_graph
@@ -44,10 +54,16 @@ def test_impossible_constraints_fail_before_any_work(pool_and_graph, quotas, mes
         select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=100, quotas=quotas, progress=False))
 
 
+def test_a_quality_floor_that_empties_the_pool_is_named(pool_and_graph):
+    pool, graph = pool_and_graph
+    with pytest.raises(ConstraintError, match="select.min_quality 1 leaves no candidate"):
+        select(pool, graph, SelectParams(budget=10, min_quality=1.0, progress=False))
+
+
 def test_floor_larger_than_its_group_is_refused(pool_and_graph):
     pool, graph = pool_and_graph
     members = int(((pool.groups["task"] == "Others") & (pool.quality >= 0.5)).sum())
-    with pytest.raises(ConstraintError, match="floor of"):
+    with pytest.raises(ConstraintError, match=f"quota task:Others>={members + 1}: floor of"):
         select(pool, graph, SelectParams(exclude_near_duplicates=False,
                                          budget=members + 50, quotas=(f"task:Others>={members + 1}",),
                                          min_quality=0.5, progress=False))
