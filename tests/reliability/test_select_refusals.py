@@ -47,7 +47,8 @@ def no_selection_work(monkeypatch):
 
 CASES = [
     ("floor_larger_than_its_group", "source:dolly>=500 on a pool holding 30 dolly samples (budget 600)",
-     ["--budget", "600", "--quota", "source:dolly>=500"], "quota source:dolly>=500: floor of 500 samples but only 30"),
+     ["--budget", "600", "--quota", "source:dolly>=500", "--no-exclude-near-duplicates"],
+     "quota source:dolly>=500: floor of 500 samples but only 30"),
     ("min_quality_empties_the_pool", "--min-quality 1.0: no sample reaches it",
      ["--budget", "5", "--min-quality", "1.0"], "select.min_quality 1 leaves no candidate"),
 ]
