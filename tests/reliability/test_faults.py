@@ -51,6 +51,11 @@ PIPELINE_KILL_CHAIN = [
 # every stage on this 2-core machine today, and the case needs three: baseline, killed run, rerun).
 RANDOM_KILL_COMMAND = "ingest"
 CRASH_CASES = [("ingest", t) for t in INGEST_CRASH_POINTS] + [("run", t) for t in PIPELINE_CRASH_POINTS]
+# The default run kills ingest after its samples commit (the data table); the other crash points, one more JVM
+# each on 2 cores, run in `make test-extended` only.
+DEFAULT_CRASH_CASES = {("ingest", "ingest:samples")}
+CRASH_PARAMS = [pytest.param(case, marks=() if case in DEFAULT_CRASH_CASES else pytest.mark.extended)
+                for case in CRASH_CASES]
 SECRET = "XYZ-reliability-s3a-secret-0451"
 SECRET_CONF = f"spark.hadoop.fs.s3a.secret.key={SECRET}"
 # Columns of `runs` that differ between an interrupted-then-resumed run and an uninterrupted one by design:
@@ -185,14 +190,20 @@ def baselines(spark, fault_paths, tmp_path_factory):
     return baseline
 
 
+def selected_crash_cases(session) -> list[tuple[str, str]]:
+    """The crash cases this session runs (the others are deselected by `-m`: no process is launched for them)."""
+    return [item.callspec.params["case"] for item in session.items
+            if getattr(item, "originalname", None) == "test_kill_after_a_commit_then_rerun_converges"]
+
+
 @pytest.fixture(scope="module")
-def launched(fault_paths, baselines, tmp_path_factory):
-    """Start every crash run, the random kill and the concurrent pair together; wait for all of them."""
+def launched(request, fault_paths, baselines, tmp_path_factory):
+    """Start every selected crash run, the random kill and the concurrent pair together; wait for all of them."""
     root = tmp_path_factory.mktemp("faults")
     paths = fault_paths
     crash = {case: launch(command_args(case[0], paths, ("shared", "a")), root / f"wh-{case[1].replace(':', '-')}",
                           root / f"crash-{case[1].replace(':', '-')}.log", crash_after=case[1])
-             for case in CRASH_CASES}
+             for case in selected_crash_cases(request.session)}
     random_kill = launch(command_args(RANDOM_KILL_COMMAND, paths, ("shared", "a")), root / "wh-random",
                          root / "random.log")
     concurrent = [launch(["ingest", *source_args(paths, names)], root / "wh-concurrent", root / f"conc-{i}.log")
@@ -285,7 +296,7 @@ def readable_after_kill(warehouse: Path) -> dict[str, int]:
 
 # ---------------------------------------------------------------- tests
 
-@pytest.mark.parametrize("case", CRASH_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+@pytest.mark.parametrize("case", CRASH_PARAMS, ids=lambda c: f"{c[0]}-{c[1]}")
 def test_kill_after_a_commit_then_rerun_converges(launched, baselines, case, outcome):
     command, target = case
     proc = launched["crash"][case]
@@ -425,6 +436,7 @@ def identical_pair(fault_paths, tmp_path_factory):
     return procs
 
 
+@pytest.mark.extended  # two more JVMs; the overlapping-sources pair above covers concurrency in the default run
 def test_two_identical_concurrent_ingests_retry_quietly_and_count_honestly(identical_pair, fault_paths, outcome):
     procs = identical_pair
     warehouse = procs[0].warehouse

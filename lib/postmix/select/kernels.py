@@ -106,6 +106,18 @@ def row_gains(rows, coverage, phi_coverage, phi, rule, candidates):
 
 
 @_compiled(nogil=True)
+def phi_values(coverage, phi):
+    """phi of every label's coverage, with the kernels' scalar formula. numpy's vectorised power/exp may take
+    SIMD code paths (AVX-512 on some CPUs) that differ from the scalar libm by an ulp, so the kept phi of the
+    coverage starts from here too and every gain is computed against one formula."""
+    kind, parameter, epsilon = phi
+    out = np.empty(len(coverage), dtype=np.float64)
+    for label in range(len(coverage)):
+        out[label] = _phi(coverage[label], kind, parameter, epsilon)
+    return out
+
+
+@_compiled(nogil=True)
 def phi_slopes(coverage, phi):
     """phi' of every label's coverage, with the scalar formula the linearised rule uses (the dense reference
     sampler takes its gradient from here, so its scores are the kernel's bit for bit)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from postmix.select.kernels import GAIN_RULES, PHI_EXP, PHI_POWER, add_row, row_gains
+from postmix.select.kernels import GAIN_RULES, PHI_EXP, PHI_POWER, add_row, phi_values, row_gains
 from postmix.select.params import SelectParams
 from postmix.select.pool import LabelGraph, SelectionPool
 
@@ -104,7 +104,7 @@ class InformationObjective:
         """Back to the empty selection."""
         self.coverage = np.zeros(self.rows.shape[1], dtype=np.float64)
         # phi of the current coverage, kept per label so a gain costs one phi call per non-zero, not two
-        self.phi_coverage = self.phi.value(self.coverage)
+        self.phi_coverage = phi_values(self.coverage, self.phi.kernel_args)
 
     def value(self, coverage: np.ndarray | None = None) -> float:
         """F at the given coverage (default: the current one)."""
