@@ -34,7 +34,7 @@ def sample_id(i: int) -> str:
 def build_warehouse(spark, warehouse: str, seed: int = 7) -> dict:
     """Samples, annotations, embeddings, semantic labels, label graph, sample labels, near-duplicates and rejects
     for N_SAMPLES synthetic conversations; returns the per-sample truth as plain dicts keyed by sample_id."""
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     rng = np.random.default_rng(seed)
     truth = {}

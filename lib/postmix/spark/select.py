@@ -405,7 +405,7 @@ def selection_frame(result: SelectionResult, quality: np.ndarray, run_id: str, s
 
 
 def write_selections(spark, warehouse: str, run_id: str, frame: pd.DataFrame) -> int:
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     rows = [tuple(record) for record in frame.itertuples(index=False, name=None)]
     df = spark.createDataFrame(rows, spark_schema("selections"))
