@@ -215,7 +215,7 @@ def test_label_graph_mirrors_edges_and_refuses_bad_ones():
 def test_select_flags_become_overrides_of_the_select_section():
     import argparse
 
-    from postmix.spark.select import add_select_arguments, select_overrides
+    from postmix.subcommand import add_select_arguments, select_overrides
 
     parser = argparse.ArgumentParser()
     add_select_arguments(parser)
