@@ -12,68 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
-from postmix.errors import ConfigError, PostmixError
-
-
-@dataclass(frozen=True)
-class Command:
-    """A sub-command: its own flags, how they override the config, and what it runs."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    overrides: Callable[[argparse.Namespace], dict[str, Any]]
-    run: Callable[[argparse.Namespace], int]
-    uses_pipeline_config: bool = True
-
-
-def _common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML config file (docs/CONFIG.md)")
-    parser.add_argument("--warehouse", help="folder or URI under which every table lives (<warehouse>/<table>)")
-    parser.add_argument("--master", help="Spark master, e.g. local[4], spark://host:7077, yarn, k8s://...")
-    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra Spark setting, repeatable")
-    parser.add_argument("--run-id", help="run id (default: derived from the config, so reruns resume)")
-    parser.add_argument("--force", action="store_true", help="rerun even if this stage already succeeded")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
-
-
-def common_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if args.warehouse:
-        overrides["warehouse"] = args.warehouse
-    if args.run_id:
-        overrides["run_id"] = args.run_id
-    spark: dict[str, Any] = {}
-    if args.master:
-        spark["master"] = args.master
-    if args.conf:
-        spark["conf"] = dict(_key_value(item) for item in args.conf)
-    if spark:
-        overrides["spark"] = spark
-    return overrides
-
-
-def _key_value(item: str) -> tuple[str, str]:
-    key, sep, value = item.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--conf {item!r} must look like KEY=VALUE")
-    return key.strip(), value
-
-
-def load_pipeline_config(args: argparse.Namespace, command: Command):
-    from postmix.config import load_config
-
-    overrides = common_overrides(args)
-    for key, value in command.overrides(args).items():
-        if isinstance(value, dict) and isinstance(overrides.get(key), dict):
-            overrides[key].update(value)
-        else:
-            overrides[key] = value
-    return load_config(args.config, overrides)
+from postmix.commands import COMMANDS
+from postmix.errors import PostmixError
+from postmix.subcommand import Command, common_arguments
 
 
 def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
@@ -82,7 +25,7 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     for command in commands.values():
         p = sub.add_parser(command.name, help=command.help, description=command.help)
         if command.uses_pipeline_config:
-            _common_arguments(p)
+            common_arguments(p)
         command.add_arguments(p)
     return parser
 
@@ -95,8 +38,6 @@ def configure_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from postmix.commands import COMMANDS
-
     parser = build_parser(COMMANDS)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     configure_logging(getattr(args, "verbose", False))

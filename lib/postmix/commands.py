@@ -7,18 +7,8 @@ import importlib
 import json
 from typing import Any, Callable
 
-from postmix.cli import Command, load_pipeline_config
-
-
-def print_outcome(stage: str, run_id: str, outcome) -> None:
-    """A short, human-readable summary on stdout (the same counters are stored in the runs table)."""
-    status = "skipped (already done)" if outcome.skipped else "done"
-    print(f"[{stage}] run {run_id}: {status}")
-    for key in sorted(outcome.counts):
-        print(f"  {key:<36} {outcome.counts[key]:>12,}")
-    if outcome.message and not outcome.skipped:
-        for line in outcome.message.splitlines():
-            print(f"  {line}")
+from postmix.subcommand import (Command, add_export_arguments, add_select_arguments, export_params,
+                                load_pipeline_config, print_outcome, select_overrides)
 
 
 def stage_command(name: str, help_text: str, runner: str,
@@ -138,16 +128,20 @@ def _run_train_ranker(args: argparse.Namespace, params) -> int:
     return 0
 
 
-def _select_cli():
-    import postmix.spark.select as select_cli
+def _run_export(args: argparse.Namespace) -> int:
+    from postmix.config import check_safe_name
+    from postmix.export.writer import check_target
+    from postmix.spark.export import export_run
+    from postmix.spark.session import build_session
 
-    return select_cli
-
-
-def _export_cli():
-    import postmix.spark.export as export_cli
-
-    return export_cli
+    params = export_params(args)
+    check_target(args.out, params, force=args.force)  # before Spark starts: nothing to undo
+    config = load_pipeline_config(args, COMMANDS["export"])
+    run_id = check_safe_name(args.run, "--run", "command line") if args.run else config.effective_run_id
+    spark = build_session(config.spark)
+    summary = export_run(spark, config.warehouse, run_id, args.out, params)
+    print(f"[export] run {run_id}: {summary.rows:,} rows -> {summary.path} ({summary.format}, {summary.style})")
+    return 0
 
 
 COMMANDS: dict[str, Command] = {}
@@ -166,28 +160,26 @@ register(stage_command("embed", "embed every sample that has no vector for the c
 register(stage_command("semantic", "fit semantic labels, build the label graph, find semantic near-duplicates",
                        "postmix.spark.semantic:run_semantic"))
 register(stage_command("select", "pick the run's mixture from the pool under a budget and quotas (selections table)",
-                       "postmix.spark.select:run_select", lambda p: _select_cli().add_select_arguments(p),
-                       lambda a: _select_cli().select_overrides(a)))
+                       "postmix.spark.select:run_select", add_select_arguments, select_overrides))
 # mixture and report belong to one selection (its budget and quotas are part of the run): they take the same flags
 register(stage_command("mixture", "the run's training rows (mixtures) and metrics against random (mixture_metrics)",
-                       "postmix.spark.mixture:run_mixture", lambda p: _select_cli().add_select_arguments(p),
-                       lambda a: _select_cli().select_overrides(a)))
+                       "postmix.spark.mixture:run_mixture", add_select_arguments, select_overrides))
 register(stage_command("report", "write the run's HTML report to <warehouse>/reports/<run_id>.html",
-                       "postmix.spark.report:run_report", lambda p: _select_cli().add_select_arguments(p),
-                       lambda a: _select_cli().select_overrides(a)))
+                       "postmix.spark.report:run_report", add_select_arguments, select_overrides))
 register(Command("export", "write a run's mixture as JSONL or Parquet for trainers (messages, sharegpt, alpaca)",
-                 lambda p: _export_cli().add_export_arguments(p), lambda a: {},
-                 lambda a: _export_cli().run_export_command(a, COMMANDS["export"])))
+                 add_export_arguments, lambda a: {}, _run_export))
 register(Command("train", "train a fastText task or quality classifier and write its model card",
                  _train_arguments, lambda a: {}, _run_train, uses_pipeline_config=False))
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _ingest_arguments(parser)
-    _select_cli().add_select_arguments(parser)
+    add_select_arguments(parser)
 
 
 def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = _ingest_overrides(args)
-    select = _select_cli().select_overrides(args)
+    select = select_overrides(args)
     return {**overrides, **select}
 
 

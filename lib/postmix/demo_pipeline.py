@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from postmix.cli import Command, load_pipeline_config
+from postmix.subcommand import Command, load_pipeline_config, print_outcome
 
 
 def run_demo(args: argparse.Namespace, command: Command) -> int:
-    from postmix.commands import print_outcome
     from postmix.demo.generate import write_demo_sources
     from postmix.pipeline import run_pipeline
     from postmix.spark.session import build_session

@@ -226,7 +226,7 @@ def test_a_source_holding_most_rows_is_split_and_fully_ingested(corpus_run, outc
 @pytest.mark.parametrize("command", ["mixture", "report"])
 def test_mixture_and_report_take_the_budget_their_error_asks_for(command, tmp_path, outcome):
     """Without a budget they say "select needs a budget: --budget N": that flag must be one they accept."""
-    from postmix.cli import load_pipeline_config
+    from postmix.subcommand import load_pipeline_config
     from postmix.spark.select import BUDGET_MISSING, require_select_params
 
     parser = cli.build_parser(COMMANDS)

@@ -34,7 +34,7 @@ def sample_id(i: int) -> str:
 def build_warehouse(spark, warehouse: str, seed: int = 7) -> dict:
     """Samples, annotations, embeddings, semantic labels, label graph, sample labels, near-duplicates and rejects
     for N_SAMPLES synthetic conversations; returns the per-sample truth as plain dicts keyed by sample_id."""
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     rng = np.random.default_rng(seed)
     truth = {}
@@ -215,7 +215,7 @@ def test_label_graph_mirrors_edges_and_refuses_bad_ones():
 def test_select_flags_become_overrides_of_the_select_section():
     import argparse
 
-    from postmix.spark.select import add_select_arguments, select_overrides
+    from postmix.subcommand import add_select_arguments, select_overrides
 
     parser = argparse.ArgumentParser()
     add_select_arguments(parser)

@@ -11,8 +11,8 @@ from typing import Iterable, Iterator, Optional
 
 import pyarrow as pa
 
-from postmix.formats.base import RecordFormat, source_id_of
-from postmix.formats.registry import get_format, matching_formats
+from postmix.ingest.formats.base import RecordFormat, source_id_of
+from postmix.ingest.formats.registry import get_format, matching_formats
 from postmix.ingest import reasons as R
 from postmix.ingest.containers import item as C
 from postmix.ingest.containers import json_array, jsonl, parquet

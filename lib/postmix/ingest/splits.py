@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
 from postmix.errors import InputError
-from postmix.formats.registry import AMBIGUOUS, FORMATS, best_format, get_format, matching_formats
+from postmix.ingest.formats.registry import AMBIGUOUS, FORMATS, best_format, get_format, matching_formats
 from postmix.ingest import fs
 from postmix.ingest import reasons as R
 from postmix.ingest.containers import item as C

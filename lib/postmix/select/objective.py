@@ -1,4 +1,4 @@
-"""The MIG information objective, computed exactly over sparse rows (DESIGN.md section 3).
+"""The MIG information objective, computed exactly over sparse rows (docs/SELECTION.md, "The objective").
 
 P = column-normalize(I + alpha * offdiag(W)); Xp = diag(s) L P; F(S) = sum_k phi(sum_{i in S} Xp_ik).
 The objective follows apricot's shape: `init` (coverage at zero), vectorised `gains(candidates)`, `update(pick)`.

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from postmix.errors import ConfigError, InputError
 
-# Magpie's task taxonomy, the default task vocabulary (DESIGN §4).
+# Magpie's task taxonomy, the default task vocabulary (docs/ANNOTATE.md, "Task taxonomy").
 TASK_LABELS = (
     "Information seeking", "Reasoning", "Planning", "Editing", "Coding & Debugging", "Math", "Role playing",
     "Data analysis", "Creative writing", "Advice seeking", "Brainstorming", "Others",

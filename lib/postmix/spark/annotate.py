@@ -15,9 +15,9 @@ from postmix.annotate.calibration import calibration_path
 from postmix.annotate.params import AnnotateParams
 from postmix.params import fingerprint
 from postmix.spark.files import resolve_on_executor, ship_local_file
-from postmix.spark.session import ARROW_BATCH_ROWS, scoped_conf
+from postmix.spark.session import ARROW_BATCH_ROWS
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
-from postmix.storage.delta import merge_rows, read_table, table_exists
+from postmix.storage.delta import merge_rows, read_table, scoped_conf, table_exists
 from postmix.storage.tables import table_path
 
 INPUTS = ("samples",)
@@ -47,7 +47,7 @@ def pending_samples(spark, warehouse: str, current: str):
 
 
 def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current: str) -> StageOutcome:
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     for path in (params.task_model, params.quality_model, params.lid_model):
         ship_local_file(spark, path)

@@ -54,7 +54,7 @@ def pending_samples(spark, warehouse: str, params: EmbedParams, model_fp: str):
 def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str) -> StageOutcome:
     from pyspark.sql import functions as F
 
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     ship_local_file(spark, params.model)
     pending = pending_samples(spark, warehouse, params, model_fp)

@@ -24,7 +24,6 @@ recorded inputs and the mixture metrics computed later from those versions agree
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from dataclasses import dataclass, replace
@@ -405,7 +404,7 @@ def selection_frame(result: SelectionResult, quality: np.ndarray, run_id: str, s
 
 
 def write_selections(spark, warehouse: str, run_id: str, frame: pd.DataFrame) -> int:
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     rows = [tuple(record) for record in frame.itertuples(index=False, name=None)]
     df = spark.createDataFrame(rows, spark_schema("selections"))
@@ -415,40 +414,3 @@ def write_selections(spark, warehouse: str, run_id: str, frame: pd.DataFrame) ->
 def sql_text(value: str) -> str:
     """A value safe inside a single-quoted SQL literal."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-# --- CLI ----------------------------------------------------------------------------------------------------------
-
-def add_select_arguments(parser) -> None:
-    from postmix.select.params import METHODS
-
-    parser.add_argument("--budget", type=int, help="budget in samples (overrides select.budget)")
-    parser.add_argument("--budget-tokens", type=int, help="budget in tokens (overrides select.budget_tokens)")
-    parser.add_argument("--quota", action="append", default=[], metavar="COLUMN:VALUE<=AMOUNT",
-                        help="cap (<=) or floor (>=) on a group, e.g. source:gpteacher<=0.2, repeatable; replaces "
-                             "select.quotas")
-    parser.add_argument("--min-quality", type=float, help="quality floor in [0, 1]")
-    parser.add_argument("--exclude-near-duplicates", action=argparse.BooleanOptionalAction, default=None,
-                        help="never pick a non-kept member of a near-duplicate group (on by default; "
-                             "--no-exclude-near-duplicates allows them)")
-    parser.add_argument("--method", choices=METHODS, help="selection method (default mig)")
-
-
-def select_overrides(args) -> dict[str, Any]:
-    """The select flags as overrides of the `select:` section; a budget flag replaces the other budget kind."""
-    section: dict[str, Any] = {}
-    if args.budget is not None:
-        section.update(budget=args.budget, budget_tokens=None)
-    if args.budget_tokens is not None:
-        section.update(budget_tokens=args.budget_tokens, budget=None)
-    if args.budget is not None and args.budget_tokens is not None:
-        raise ConfigError("give one of --budget and --budget-tokens, not both")
-    if args.quota:
-        section["quotas"] = list(args.quota)
-    if args.min_quality is not None:
-        section["min_quality"] = args.min_quality
-    if args.exclude_near_duplicates is not None:
-        section["exclude_near_duplicates"] = args.exclude_near_duplicates
-    if args.method:
-        section["method"] = args.method
-    return {"select": section} if section else {}

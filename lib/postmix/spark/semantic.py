@@ -110,7 +110,7 @@ def _sha(array: np.ndarray) -> str:
 
 
 def assign(vectors, centroids: np.ndarray, params: SemanticParams, fit_id: str, run_id: str):
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     def assign_batches(frames):
         from postmix.semantic.kmeans import assign_labels
@@ -146,7 +146,7 @@ def task_counts(spark, warehouse: str) -> dict[str, int]:
 
 
 def labels_frame(spark, labels, n_clusters: int, sizes: dict, task_sizes: dict, fit_id: str, run_id: str):
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     rows = []
     for label_id, (name, vector) in enumerate(zip(labels.names, labels.vectors)):
@@ -159,7 +159,7 @@ def labels_frame(spark, labels, n_clusters: int, sizes: dict, task_sizes: dict, 
 
 
 def _edges_frame(spark, edges):
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     schema = spark_schema("label_graph")
     if len(edges) == 0:
@@ -172,7 +172,7 @@ def near_duplicates(spark, warehouse: str, assigned, vectors, params: SemanticPa
     """SemDeDup inside each nearest-cluster group; the best-quality member (annotations) is kept."""
     from pyspark.sql import functions as F
 
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     rows = assigned.select("sample_id", "cluster_id").join(vectors, "sample_id")
     if table_exists(spark, table_path(warehouse, "annotations")):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from postmix.errors import ConfigError
 from postmix.spark.params import SparkParams
@@ -135,17 +133,3 @@ def _launcher_jars() -> bool:
 def _launched_by_spark_submit() -> bool:
     """spark-submit exports the master through the launcher's environment; then we must not override it."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
-
-
-@contextmanager
-def scoped_conf(spark, key: str, value: str) -> Iterator[None]:
-    """A runtime SQL setting for the block only; the previous value (or none) comes back after it."""
-    previous = spark.conf.get(key, None)
-    spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        if previous is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, previous)

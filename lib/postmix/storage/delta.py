@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from postmix.errors import SchemaError, StorageError
-from postmix.spark.session import scoped_conf
 from postmix.storage.schema import load_schema
 from postmix.storage.tables import table_path, writer_of
 
@@ -28,6 +27,20 @@ USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 CONFLICT_RETRIES = 5
 # Tables this process has created or checked already: each costs a snapshot read, so do it once per process.
 _CHECKED: set[str] = set()
+
+
+@contextmanager
+def scoped_conf(spark, key: str, value: str) -> Iterator[None]:
+    """A runtime SQL setting for the block only; the previous value (or none) comes back after it."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
 
 
 @contextmanager
@@ -54,7 +67,7 @@ def ensure_table(spark, warehouse: str, table: str) -> str:
     """Create the table with its declared schema if it does not exist; return its path."""
     from delta.tables import DeltaTable
 
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     path = table_path(warehouse, table)
     if path in _CHECKED and table_exists(spark, path):
@@ -74,7 +87,7 @@ def ensure_table(spark, warehouse: str, table: str) -> str:
 
 def check_table_schema(spark, path: str, table: str) -> None:
     """The stored table must have the declared columns and types (a wrong location is caught here)."""
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     stored = {f.name: f.dataType for f in spark.read.format("delta").load(path).schema.fields}
     declared = {f.name: f.dataType for f in spark_schema(table).fields}
@@ -92,7 +105,7 @@ def conform(df, table: str):
     """Select and cast the DataFrame's columns into the declared order and types (extra columns are an error)."""
     from pyspark.sql import functions as F
 
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     declared = spark_schema(table)
     missing = [f.name for f in declared.fields if f.name not in df.columns]

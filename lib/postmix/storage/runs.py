@@ -84,7 +84,7 @@ def succeeded_elsewhere(spark, warehouse: str, stage: str, params_fp: str, input
 
 
 def write_record(spark, warehouse: str, record: RunRecord) -> None:
-    from postmix.spark.schema import spark_schema
+    from postmix.storage.spark_schema import spark_schema
 
     if record.error:
         record.error = redact_text(record.error)[:4000]

@@ -2,7 +2,7 @@
 
 The JSON files are the single source of truth. Column types use Spark's DDL spelling (string, int, bigint, float,
 double, boolean, timestamp, array<T>, struct<a:T,...>, map<K,V>); this module parses them into a small type tree
-that converts to pyarrow here and to Spark types in postmix.spark.schema.
+that converts to pyarrow here and to Spark types in postmix.storage.spark_schema.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from postmix.commands import COMMANDS
 from postmix.errors import ConfigError
 from postmix.spark.params import SparkParams
 from postmix.spark.session import DELTA_CATALOG, DELTA_EXTENSION, LOCAL_DEFAULTS, session_conf
+from postmix.subcommand import load_pipeline_config
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +88,7 @@ def test_no_jar_folder_needed_when_delta_comes_another_way(tmp_path, user_conf, 
 
 def parsed_config(argv: list[str]):
     args = cli.build_parser(COMMANDS).parse_args(argv)
-    return cli.load_pipeline_config(args, COMMANDS[args.command])
+    return load_pipeline_config(args, COMMANDS[args.command])
 
 
 def test_master_and_repeated_conf_land_in_the_config(tmp_path, jars):

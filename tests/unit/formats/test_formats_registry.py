@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from postmix.formats import FORMATS, best_format, get_format
-from postmix.formats.base import ROLE_ALIASES
-from postmix.formats.registry import AMBIGUOUS
+from postmix.ingest.formats import FORMATS, best_format, get_format
+from postmix.ingest.formats.base import ROLE_ALIASES
+from postmix.ingest.formats.registry import AMBIGUOUS
 from postmix.errors import InputError
 from postmix.ingest.reasons import RowRejected
 

@@ -1,6 +1,6 @@
 import pytest
 
-from postmix.formats import FORMATS
+from postmix.ingest.formats import FORMATS
 from postmix.ingest.normalize import normalize_for_id, sample_id
 from postmix.ingest.params import IngestParams, SourceSpec
 from postmix.errors import ConfigError

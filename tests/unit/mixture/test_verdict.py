@@ -70,7 +70,7 @@ def test_unknown_metrics_are_not_judged_and_an_empty_frame_says_so():
 
 
 def test_console_prints_the_verdict_under_the_mixture_stage(capsys):
-    from postmix.commands import print_outcome
+    from postmix.subcommand import print_outcome
     from postmix.spark.mixture import mixture_message
     from postmix.spark.stage import StageOutcome
 

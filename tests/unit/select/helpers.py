@@ -29,7 +29,7 @@ def tiny_pool() -> SelectionPool:
 
 
 def dense_objective(pool: SelectionPool, graph: LabelGraph, rows, alpha=1.0, beta=0.8) -> float:
-    """F written straight from DESIGN.md section 3 with dense numpy: the independent reference."""
+    """F written straight from docs/SELECTION.md ("The objective") with dense numpy: the independent reference."""
     weights = graph.weights.toarray()
     off_diagonal = weights - np.diag(np.diag(weights))
     propagation = np.eye(len(weights)) + alpha * off_diagonal

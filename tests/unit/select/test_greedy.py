@@ -20,7 +20,7 @@ def test_golden_ranking_and_gains():
     assert list(result.sample_id) == GOLDEN_ORDER
     np.testing.assert_allclose(result.gain, GOLDEN_GAINS, rtol=1e-12)
     np.testing.assert_array_equal(result.rank, np.arange(1, 7))
-    # objective after each pick agrees with the dense formula of DESIGN.md
+    # objective after each pick agrees with the dense formula of docs/SELECTION.md
     for position in range(6):
         rows = result.index[:position + 1]
         assert result.objective_after[position] == pytest.approx(dense_objective(pool, graph, rows), rel=1e-12)

@@ -3,7 +3,7 @@ before it (which make the record multi-turn) and an optional `system` prompt."""
 
 from __future__ import annotations
 
-from postmix.formats.base import (Conversion, RecordFormat, as_list, build_meta, joined_prompt, optional_text,
+from postmix.ingest.formats.base import (Conversion, RecordFormat, as_list, build_meta, joined_prompt, optional_text,
                                   require, source_id_of, system_message)
 from postmix.ingest import reasons as R
 from postmix.ingest.normalize import as_text, type_name

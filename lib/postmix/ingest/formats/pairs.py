@@ -3,7 +3,7 @@ with an optional `system` prompt."""
 
 from __future__ import annotations
 
-from postmix.formats.base import Conversion, RecordFormat, build_meta, require, source_id_of, system_message
+from postmix.ingest.formats.base import Conversion, RecordFormat, build_meta, require, source_id_of, system_message
 from postmix.ingest import reasons as R
 from postmix.ingest.normalize import as_text
 from postmix.ingest.reasons import RowRejected

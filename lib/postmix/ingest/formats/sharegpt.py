@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postmix.formats.base import (Conversion, RecordFormat, build_meta, message_list, require, source_id_of,
+from postmix.ingest.formats.base import (Conversion, RecordFormat, build_meta, message_list, require, source_id_of,
                                   system_message)
 
 USED = frozenset({"conversations", "system"})

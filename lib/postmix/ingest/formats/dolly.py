@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postmix.formats.base import (Conversion, RecordFormat, build_meta, joined_prompt, optional_text, require,
+from postmix.ingest.formats.base import (Conversion, RecordFormat, build_meta, joined_prompt, optional_text, require,
                                   source_id_of)
 from postmix.ingest.normalize import as_text
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from postmix.errors import InputError
-from postmix.formats import alpaca, chat, dolly, pairs, sharegpt
-from postmix.formats.base import RecordFormat
+from postmix.ingest.formats import alpaca, chat, dolly, pairs, sharegpt
+from postmix.ingest.formats.base import RecordFormat
 
 FORMATS: dict[str, RecordFormat] = {
     fmt.name: fmt for fmt in (chat.FORMAT, sharegpt.FORMAT, alpaca.FORMAT, dolly.FORMAT, pairs.FORMAT)
