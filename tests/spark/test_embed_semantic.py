@@ -129,7 +129,8 @@ def user_task_run(spark, tmp_path_factory):
                            {"role": "assistant", "content": "ok"}], "label": label}
              for i in range(60) for verb, label in USER_TASKS.items()]
     card = train_classifier(train, "task", root / "model", TrainParams(epoch=10, lr=0.5, dim=16, bucket=20000,
-                                                                      quantize_cutoff=2000, min_count=1), name="mine")
+                                                                      quantize_cutoff=2000, min_count=1),
+                            name="usertasks")  # not "mine": SparkFiles keeps one file per name per session
     pool = [{"prompt": f"{verb} number {i} please", "response": f"answer {i}"}
             for i in range(4) for verb in USER_TASKS]
     (root / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool), encoding="utf-8")
