@@ -16,6 +16,10 @@ INTRO = """# Configuration reference
 One YAML file; each top-level section maps onto the parameters of one stage. Unknown keys are errors that name the
 key and the file; relative paths resolve against the config file's folder; CLI flags override the file
 (`--warehouse`, `--master`, `--conf KEY=VALUE`, `--run-id`, `--source NAME=PATH[:FORMAT]`, and the select flags).
+Every value is checked when the config loads (types, ranges, choices, quota syntax, combinations such as
+`annotate.quality_mode: column` without a `quality_column`): `postmix run` with a bad value stops with one
+`postmix: error:` line naming the key and the file, before Spark starts or any stage runs. What only the data can
+refuse (a quota on a column the pool lacks, a floor larger than its group) is checked before selection work starts.
 Generated from the code by `python -m postmix.config_doc`. Example: [deploy/demo.yaml](../deploy/demo.yaml).
 """
 

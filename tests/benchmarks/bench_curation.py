@@ -303,12 +303,12 @@ def fit_sample(sample_ids: np.ndarray, vectors: np.ndarray, params: SemanticPara
 
 
 def semantic_fit(sample_ids: np.ndarray, vectors: np.ndarray, quality: np.ndarray, params: SemanticParams,
-                 label_encoder: Callable) -> SemanticFit:
+                 label_encoder: Callable, tasks) -> SemanticFit:
     """What the semantic stage writes (sample_labels, semantic_labels, label_graph, near_duplicates), engine-free,
     and the label space the select stage reads back from them (read_label_space, graph_weights)."""
     from postmix.embed.validate import valid_rows
     from postmix.semantic.dedup import near_duplicates_frame
-    from postmix.semantic.graph import TASK_LABELS, build_label_graph, graph_edges, label_embeddings
+    from postmix.semantic.graph import build_label_graph, graph_edges, label_embeddings, task_label_names
     from postmix.semantic.kmeans import assign_labels, default_k, fit_centroids
 
     valid = valid_rows(vectors)
@@ -316,7 +316,7 @@ def semantic_fit(sample_ids: np.ndarray, vectors: np.ndarray, quality: np.ndarra
     k = params.k or default_k(n_valid)
     sample, note = fit_sample(sample_ids[valid], vectors[valid], params)
     centroids = fit_centroids(sample, params, k=k)
-    named = [f"task:{t}" for t in TASK_LABELS] if params.include_task_labels else []
+    named = task_label_names(tasks) if params.include_task_labels else []  # the annotations table's tasks
     labels = label_embeddings(centroids, named, label_encoder)
     graph = build_label_graph(labels.vectors, params.graph_threshold)
     edges = graph_edges(graph)
@@ -650,7 +650,7 @@ def main(argv=None) -> int:
         vectors = np.stack([vector_of[i] for i in ids]).astype(np.float32)
         quality = annotations.loc[ids, "quality"].to_numpy(dtype=np.float32)
         fit = semantic_fit(ids, vectors, quality, semantic_params,
-                           partial(lambda texts, e: e.label_vectors(texts), e=embedder))
+                           partial(lambda texts, e: e.label_vectors(texts), e=embedder), annotations["task"])
         frame = pool_frame(rows, annotations, fit)
         arrays = {"gt": np.array([np.nan if r["gt"] is None else r["gt"] for r in rows], dtype=np.float64),
                   "gt_class": np.array([r["gt_class"] for r in rows]),

@@ -8,9 +8,15 @@ import deltalake
 import numpy as np
 import pytest
 
+from postmix.annotate.params import TrainParams
+from postmix.annotate.taxonomy import MAGPIE_CATEGORIES
+from postmix.annotate.train import train_classifier
 from postmix.config import load_config
+from postmix.spark.annotate import run_annotate
 from postmix.spark.embed import run_embed
 from postmix.spark.ingest import run_ingest
+from postmix.spark.select import (collect_pool, group_columns_for, pool_rows, read_label_space, run_select,
+                                  select_inputs, snapshot_for)
 from postmix.spark.semantic import run_semantic
 
 TOPICS = {
@@ -81,11 +87,12 @@ def test_embed_is_incremental(spark, semantic_run):
 
 def test_every_sample_gets_labels_and_the_graph_is_symmetric_data(semantic_run):
     config, _, fitted = semantic_run
-    assert fitted.counts["labels_cluster"] == 4 and fitted.counts["labels_named"] == 12
+    # no annotations table: no task was written, so there is no task label (the user-model test below has them)
+    assert fitted.counts["labels_cluster"] == 4 and fitted.counts["labels_named"] == 0
     labels = table(config, "sample_labels")
     assert len(labels) == 33 and all(r["label_ids"] and abs(sum(r["label_weights"]) - 1) < 1e-5 for r in labels)
     names = table(config, "semantic_labels")
-    assert sorted(r["label_id"] for r in names) == list(range(16))
+    assert sorted(r["label_id"] for r in names) == list(range(4))
     edges = table(config, "label_graph")
     assert all(e["src"] < e["dst"] and e["weight"] >= 0.3 for e in edges)
 
@@ -109,3 +116,54 @@ def test_labels_are_stable_across_reruns(spark, semantic_run):
     run_semantic(spark, config, force=True)
     after = sorted((r["sample_id"], r["cluster_id"], tuple(r["label_ids"])) for r in table(config, "sample_labels"))
     assert after == before
+
+
+USER_TASKS = {"add up": "zz-arith", "write a poem on": "verse"}  # a user task model's own labels, not the defaults
+
+
+@pytest.fixture(scope="module")
+def user_task_run(spark, tmp_path_factory):
+    """ingest -> annotate with a task model the user trained -> embed -> semantic -> select."""
+    root = tmp_path_factory.mktemp("usertasks")
+    train = [{"messages": [{"role": "user", "content": f"{verb} number {i} please"},
+                           {"role": "assistant", "content": "ok"}], "label": label}
+             for i in range(60) for verb, label in USER_TASKS.items()]
+    card = train_classifier(train, "task", root / "model", TrainParams(epoch=10, lr=0.5, dim=16, bucket=20000,
+                                                                      quantize_cutoff=2000, min_count=1),
+                            name="usertasks")  # not "mine": SparkFiles keeps one file per name per session
+    pool = [{"prompt": f"{verb} number {i} please", "response": f"answer {i}"}
+            for i in range(4) for verb in USER_TASKS]
+    (root / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool), encoding="utf-8")
+    config = load_config(None, {"sources": [f"pool={root / 'pool.jsonl'}"], "warehouse": str(root / "wh"),
+                                "run_id": "usertasks", "annotate": {"task_model": card.model_path},
+                                # T = -1: every pair of labels is an edge, so each task label must be in the graph
+                                "semantic": {"k": 2, "graph_threshold": -1.0},
+                                "select": {"budget": 4, "exclude_near_duplicates": False}})
+    for stage in (run_ingest, run_annotate, run_embed):
+        stage(spark, config)
+    return config, run_semantic(spark, config), run_select(spark, config)
+
+
+def test_user_task_labels_are_the_task_labels_of_the_graph_and_the_pool(spark, user_task_run):
+    config, fitted, _ = user_task_run
+    written = {r["sample_id"]: r["task"] for r in table(config, "annotations")}
+    assert set(written.values()) == set(USER_TASKS.values())  # the model's labels, none of Magpie's
+    labels = sorted(table(config, "semantic_labels"), key=lambda r: r["label_id"])
+    tasks = [(r["label_id"], r["name"], r["size"]) for r in labels if r["kind"] == "task"]
+    assert tasks == [(2, "verse", 4), (3, "zz-arith", 4)] and fitted.counts["labels_named"] == 2
+    assert not set(MAGPIE_CATEGORIES) & {r["name"] for r in labels}
+    linked = {e["src"] for e in table(config, "label_graph")} | {e["dst"] for e in table(config, "label_graph")}
+    assert {2, 3} <= linked
+
+    params = config.select
+    tables = snapshot_for(spark, config.warehouse, "usertasks", "select", select_inputs(params))
+    space = read_label_space(tables)
+    assert space.task_label_ids == {"verse": 2, "zz-arith": 3}
+    groups = group_columns_for(params, tables)
+    pool = collect_pool(pool_rows(tables, params, space, groups), space, groups)
+    assert len(pool) == 8
+    for row, sample_id in enumerate(pool.sample_ids):
+        task_id = space.task_label_ids[written[sample_id]]
+        assert pool.labels[row, task_id] == pytest.approx(params.task_label_weight)  # every row has its task label
+    picked = table(config, "selections")
+    assert len(picked) == 4 and {dict(r["groups"])["task"] for r in picked} <= set(USER_TASKS.values())

@@ -45,6 +45,10 @@ def test_spark_randgreedi_matches_in_process_and_single_node(pool_df, pool_and_g
     assert list(on_spark.sample_id) == list(in_process.sample_id)
     assert on_spark.objective == pytest.approx(in_process.objective, rel=1e-12)
     assert on_spark.params["union_rows"] <= 150 * 4
+    # one core finishes both: the same summary (phi, beta, alpha, winner, union size ...), only the engine differs
+    assert (on_spark.params["engine"], in_process.params["engine"]) == ("spark", "in-process")
+    assert ({k: v for k, v in on_spark.params.items() if k != "engine"}
+            == {k: v for k, v in in_process.params.items() if k != "engine"})
     assert on_spark.objective / single.objective >= 0.99
 
 

@@ -24,8 +24,8 @@ from postmix.annotate.labelled import decode_label
 from postmix.annotate.language import UNDETERMINED, bundled_lid_path, detect_languages
 from postmix.annotate.models import DEFAULT_QUALITY_MODEL, DEFAULT_TASK_MODEL, LoadedModel, load_model
 from postmix.annotate.quality_eval import model_quality
-from postmix.annotate.params import QUALITY_MODES, AnnotateParams
-from postmix.errors import ConfigError, InputError, ModelError, SchemaError
+from postmix.annotate.params import AnnotateParams
+from postmix.errors import InputError, ModelError, SchemaError
 
 INPUT_COLUMNS = ("sample_id", "messages", "meta")
 TASK_FOR_EMPTY_PROMPT = "Others"
@@ -67,8 +67,8 @@ class Annotators:
 
 
 def load_annotators(params: AnnotateParams) -> Annotators:
-    """Validated models for these params (defaults where a path is None); cached per process by path and sha256."""
-    check_params(params)
+    """Validated models for these params (defaults where a path is None); cached per process by path and sha256.
+    The params validated themselves when they were built (AnnotateParams.__post_init__)."""
     models = Annotators(task=load_model("task", params.task_model or DEFAULT_TASK_MODEL),
                         quality=load_model("quality", params.quality_model or DEFAULT_QUALITY_MODEL),
                         lid=load_model("lid", params.lid_model or bundled_lid_path()))
@@ -77,18 +77,6 @@ def load_annotators(params: AnnotateParams) -> Annotators:
                          "length-controlled calibration (use the LightGBM ranker or train one with "
                          "`postmix train --kind quality --model lgbm-rank`)")
     return models
-
-
-def check_params(params: AnnotateParams) -> None:
-    if params.quality_mode not in QUALITY_MODES:
-        raise ConfigError(f"annotate.quality_mode must be one of {QUALITY_MODES}, got {params.quality_mode!r}")
-    if params.quality_mode != "model" and not params.quality_column:
-        raise ConfigError(f"annotate.quality_mode={params.quality_mode!r} needs annotate.quality_column")
-    low, high = params.quality_column_scale
-    if not high > low:
-        raise ConfigError(f"annotate.quality_column_scale must be (min, max) with max > min, got {(low, high)}")
-    if params.top_k < 1 or params.max_chars < 1 or params.batch_rows < 1:
-        raise ConfigError("annotate.top_k, max_chars and batch_rows must be >= 1")
 
 
 def annotate_frame(pdf: pd.DataFrame, params: AnnotateParams) -> pd.DataFrame:

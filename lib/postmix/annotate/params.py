@@ -51,6 +51,9 @@ class AnnotateParams:
         if self.quality_mode not in QUALITY_MODES:
             raise ConfigError(f"annotate.quality_mode must be one of {', '.join(QUALITY_MODES)}, "
                               f"got {self.quality_mode!r}")
+        if self.quality_mode != "model" and not self.quality_column:
+            raise ConfigError(f"annotate.quality_mode {self.quality_mode!r} reads the user's score: it needs "
+                              "annotate.quality_column (e.g. meta.judge_score)")
         low, high = self.quality_column_scale
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
             raise ConfigError(f"annotate.quality_column_scale must be two finite numbers, low < high, got "

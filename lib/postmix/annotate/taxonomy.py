@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+# The one declaration of the default vocabulary. Stages downstream of annotate never read it: the label space takes
+# the tasks annotate wrote, so a user task model's own labels work everywhere.
 MAGPIE_CATEGORIES = (
     "Information seeking", "Reasoning", "Planning", "Editing", "Coding & Debugging", "Math", "Role playing",
     "Data analysis", "Creative writing", "Advice seeking", "Brainstorming", "Others",

@@ -37,3 +37,8 @@ class EmbedParams:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"embed.{name} must be >= 1, got {value!r}")
+        from postmix.embed.text import recipe_function
+
+        recipe_function(self.recipe)  # an unknown recipe is refused at load, not when the executors embed
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ConfigError(f"embed.device must be 'cpu' or 'cuda' (or 'cuda:<n>'), got {self.device!r}")

@@ -14,13 +14,13 @@ from postmix.select.baselines import (deita_select, kcenter_select, longest_orde
 from postmix.select.constraints import (ConstraintState, ResolvedQuotas, candidate_mask, check_eligible,
                                         check_feasibility, eligibility,
                                         parse_quota, quota_violations, resolve_quotas)
-from postmix.select.distributed import partition_count, randgreedi, use_distributed
+from postmix.select.distributed import randgreedi, use_distributed
 from postmix.select.greedy import run_greedy
 from postmix.select.measure import measured
 from postmix.select.objective import InformationObjective, build_objective
 from postmix.select.params import SelectParams
 from postmix.select.pool import LabelGraph, SelectionPool
-from postmix.select.result import SelectionResult, explain_picks
+from postmix.select.result import SelectionResult, explain_picks, selection_summary, with_measurement
 
 __all__ = ["LabelGraph", "SelectParams", "SelectionPool", "SelectionResult", "prepare_constraints", "select"]
 
@@ -44,15 +44,12 @@ def select(pool: SelectionPool, graph: LabelGraph, params: SelectParams) -> Sele
         picks, summary = _dispatch(pool, objective, graph, params, resolved, mask)
         _check_floors_met(pool, picks, resolved, params.method)
         result = explain_picks(pool, objective, picks, params.method, summary, params.top_labels)
-    return _with_measurement(result, measurement)
+    return with_measurement(result, measurement)
 
 
 def _dispatch(pool: SelectionPool, objective: InformationObjective, graph: LabelGraph, params: SelectParams,
               resolved: ResolvedQuotas, mask: np.ndarray) -> tuple[np.ndarray, dict]:
-    summary = {"method": params.method, "budget": params.budget, "budget_tokens": params.budget_tokens,
-               "quotas": list(params.quotas), "min_quality": params.min_quality,
-               "exclude_near_duplicates": params.exclude_near_duplicates, "phi": params.phi, "beta": params.beta,
-               "exp_a": params.exp_a, "alpha": params.alpha, "seed": params.seed}
+    summary = selection_summary(params)
     id_ranks = pool.id_ranks()
 
     def start_state() -> ConstraintState:
@@ -60,9 +57,7 @@ def _dispatch(pool: SelectionPool, objective: InformationObjective, graph: Label
 
     if params.method == "mig":
         if use_distributed(len(pool), params):
-            picks, winner = randgreedi(pool, graph, params, resolved)
-            return picks, {**summary, "gain_rule": "exact", "distributed": True,
-                           "partitions": partition_count(len(pool), params), "winner": winner}
+            return randgreedi(pool, graph, params, resolved)
         run = run_greedy(objective, start_state, id_ranks, resolved.in_tokens, params.progress)
         return run.picks, {**summary, "gain_rule": "exact", "distributed": False, "variant": run.variant}
     if params.method == "mig-gradient":
@@ -86,10 +81,3 @@ def _check_floors_met(pool: SelectionPool, picks: np.ndarray, resolved: Resolved
     if problems:
         raise ConstraintError(f"select ({method}): the selection could not meet the quotas: " + "; ".join(problems))
 
-
-def _with_measurement(result: SelectionResult, measurement) -> SelectionResult:
-    from dataclasses import replace
-
-    params = {**result.params, "peak_memory_kind": measurement.peak_rss_kind}
-    return replace(result, params=params, wall_time_s=measurement.wall_time_s,
-                   peak_memory_bytes=measurement.peak_rss_bytes)

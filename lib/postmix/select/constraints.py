@@ -53,13 +53,17 @@ def resolve_quotas(quotas: tuple[Quota, ...], params: SelectParams) -> ResolvedQ
     return ResolvedQuotas(budget, params.budget_in_tokens, tuple(caps), tuple(floors))
 
 
+NO_NEAR_DUPLICATE_COLUMN = ("select.exclude_near_duplicates is on (the default) but the pool has no near_duplicate "
+                            "column: run the semantic stage or set exclude_near_duplicates: false")
+
+
 def candidate_mask(pool: SelectionPool, params: SelectParams) -> np.ndarray:
-    """Rows that may be selected at all: quality floor and near-duplicate exclusion."""
+    """Rows that may be selected at all: quality floor and near-duplicate exclusion (the Spark path's
+    postmix.spark.randgreedi.eligible_rows is the same rule as a column expression)."""
     mask = pool.quality >= params.min_quality
     if params.exclude_near_duplicates:
         if pool.near_duplicate is None:
-            raise ConstraintError("select.exclude_near_duplicates is on (the default) but the pool has no "
-                                  "near_duplicate column: run the semantic stage or set exclude_near_duplicates: false")
+            raise ConstraintError(NO_NEAR_DUPLICATE_COLUMN)
         mask &= ~pool.near_duplicate
     return mask
 

@@ -12,8 +12,9 @@
 Guarantees under constraints: caps, the budget, the quality floor and near-duplicate exclusion hold in every local
 and in the final solution; floors hold in the final solution (or a ConstraintError says which could not be met).
 
-The Spark adapter (postmix.spark.randgreedi) runs steps 2 and 3 with these same functions; `randgreedi` runs the
-whole algorithm in one process with the same partitions, and gives the same picks.
+Steps 3 and 4 are one function, `finish_randgreedi`, for both engines: `randgreedi` runs step 2 in this process,
+the Spark adapter (postmix.spark.randgreedi) in the executors, and both hand the local picks to it, so the two give
+the same picks, the same summary and the same ConstraintError.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from postmix.select.greedy import run_greedy
 from postmix.select.objective import InformationObjective, build_objective
 from postmix.select.params import SelectParams
 from postmix.select.pool import LabelGraph, SelectionPool
+from postmix.select.result import selection_summary
 
 # Partitions are sized so a local greedy holds comfortably in an executor's memory (~1 KB per row, see params).
 ROWS_PER_PARTITION = 1_000_000
@@ -91,24 +94,47 @@ def better_of(union_pool: SelectionPool, objective: InformationObjective, candid
     return valid[int(np.argmax(values))]
 
 
-def randgreedi(pool: SelectionPool, graph: LabelGraph, params: SelectParams,
-               resolved: ResolvedQuotas) -> tuple[np.ndarray, str]:
-    """RandGreeDi in one process: (picks as rows of `pool`, which solution won)."""
-    n_partitions = partition_count(len(pool), params)
-    parts = partition_ids(pool.sample_ids, n_partitions, params.seed)
-    local_solutions = []
-    for part in range(n_partitions):
-        rows = np.flatnonzero(parts == part)
-        local_solutions.append(rows[local_greedy(pool.subset(rows), graph, params, resolved)])
-    union_rows = np.unique(np.concatenate(local_solutions)) if local_solutions else np.empty(0, dtype=np.int64)
-    union_pool = pool.subset(union_rows)
-    position = {int(row): i for i, row in enumerate(union_rows)}
+@dataclass(frozen=True)
+class RandGreeDiOutcome:
+    """A finished RandGreeDi: the winning rows of the union pool in pick order, the union pool's objective (to
+    explain the picks with) and the summary recorded with the result."""
+
+    rows: np.ndarray
+    objective: InformationObjective
+    summary: dict
+
+
+def finish_randgreedi(union_pool: SelectionPool, graph: LabelGraph, params: SelectParams, resolved: ResolvedQuotas,
+                      local_picks: Mapping[int, np.ndarray], n_partitions: int, engine: str) -> RandGreeDiOutcome:
+    """Steps 3 and 4 for every engine. `local_picks`: partition -> its picks as rows of `union_pool`, in pick
+    order. A partition that picked nothing is no candidate (the merged solution is never worse than an empty one).
+    Raises ConstraintError when no solution meets every quota (an unmet floor)."""
     objective = build_objective(union_pool, graph, params)
     candidates = [Candidate("merged", merge(union_pool, objective, params, resolved))]
-    candidates += [Candidate(f"partition {part}", np.array([position[int(r)] for r in rows], dtype=np.int64))
-                   for part, rows in enumerate(local_solutions)]
+    candidates += [Candidate(f"partition {part}", np.asarray(rows, dtype=np.int64))
+                   for part, rows in sorted(local_picks.items()) if len(rows)]
     winner = better_of(union_pool, objective, candidates, resolved)
-    return union_rows[winner.rows], winner.name
+    summary = {**selection_summary(params), "gain_rule": "exact", "distributed": True, "engine": engine,
+               "partitions": n_partitions, "union_rows": len(union_pool), "winner": winner.name}
+    return RandGreeDiOutcome(winner.rows, objective, summary)
+
+
+def randgreedi(pool: SelectionPool, graph: LabelGraph, params: SelectParams,
+               resolved: ResolvedQuotas) -> tuple[np.ndarray, dict]:
+    """RandGreeDi in one process: (picks as rows of `pool`, the summary of finish_randgreedi)."""
+    n_partitions = partition_count(len(pool), params)
+    parts = partition_ids(pool.sample_ids, n_partitions, params.seed)
+    local_solutions = {}
+    for part in range(n_partitions):
+        rows = np.flatnonzero(parts == part)
+        local_solutions[part] = rows[local_greedy(pool.subset(rows), graph, params, resolved)]
+    union_rows = np.unique(np.concatenate(list(local_solutions.values())))
+    position = {int(row): i for i, row in enumerate(union_rows)}
+    local_picks = {part: np.array([position[int(r)] for r in rows], dtype=np.int64)
+                   for part, rows in local_solutions.items()}
+    outcome = finish_randgreedi(pool.subset(union_rows), graph, params, resolved, local_picks, n_partitions,
+                                engine="in-process")
+    return union_rows[outcome.rows], outcome.summary
 
 
 def _greedy(pool: SelectionPool, objective: InformationObjective, params: SelectParams, resolved: ResolvedQuotas,

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from postmix.select.objective import InformationObjective
+from postmix.select.params import SelectParams
 from postmix.select.pool import SelectionPool
+
+
+def selection_summary(params: SelectParams) -> dict:
+    """The parameters every selection records with its result, whichever method or engine ran it."""
+    return {"method": params.method, "budget": params.budget, "budget_tokens": params.budget_tokens,
+            "quotas": list(params.quotas), "min_quality": params.min_quality,
+            "exclude_near_duplicates": params.exclude_near_duplicates, "phi": params.phi, "beta": params.beta,
+            "exp_a": params.exp_a, "alpha": params.alpha, "seed": params.seed}
 
 
 @dataclass(frozen=True)
@@ -73,3 +82,12 @@ def explain_picks(pool: SelectionPool, objective: InformationObjective, picks, m
         groups={column: values[picks] for column, values in pool.groups.items()},
         top_labels=tuple(names), top_label_gains=tuple(shares), method=method, params=params,
         empty_objective=empty)
+
+
+def with_measurement(result: SelectionResult, measurement) -> SelectionResult:
+    """The result with the wall time and peak memory of its `measured` block."""
+    from dataclasses import replace
+
+    params = {**result.params, "peak_memory_kind": measurement.peak_rss_kind}
+    return replace(result, params=params, wall_time_s=measurement.wall_time_s,
+                   peak_memory_bytes=measurement.peak_rss_bytes)

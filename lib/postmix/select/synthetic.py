@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from postmix.annotate.taxonomy import MAGPIE_CATEGORIES
 from postmix.select.pool import LabelGraph, SelectionPool
 
-TASKS = ("Information seeking", "Reasoning", "Planning", "Editing", "Coding & Debugging", "Math", "Role playing",
-         "Data analysis", "Creative writing", "Advice seeking", "Brainstorming", "Others")
+TASKS = MAGPIE_CATEGORIES
 SOURCES = ("dolly", "gpteacher", "oasst", "alpaca", "codealpaca", "sharegpt")
 _SOURCE_SHARES = np.array([0.30, 0.20, 0.18, 0.15, 0.10, 0.07])
 

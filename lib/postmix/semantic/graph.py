@@ -7,7 +7,7 @@ is built in row blocks so that a large K never needs a dense K x K matrix.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,13 +15,16 @@ import scipy.sparse as sp
 
 from postmix.errors import ConfigError, InputError
 
-# Magpie's task taxonomy, the default task vocabulary (docs/ANNOTATE.md, "Task taxonomy").
-TASK_LABELS = (
-    "Information seeking", "Reasoning", "Planning", "Editing", "Coding & Debugging", "Math", "Role playing",
-    "Data analysis", "Creative writing", "Advice seeking", "Brainstorming", "Others",
-)
-
 BLOCK_ROWS = 2048
+TASK_PREFIX = "task:"
+
+
+def task_label_names(tasks: Iterable[Optional[str]]) -> list[str]:
+    """Named labels "task:<name>" for the distinct tasks annotate wrote, sorted so one set of tasks always gives the
+    same label ids. Derived from the data, not a fixed vocabulary: a user task model (or task column) has its own
+    labels, and a label no sample carries would only add an empty row to the graph. Null or empty tasks are left out.
+    """
+    return [f"{TASK_PREFIX}{task}" for task in sorted({task for task in tasks if task})]
 
 
 class LabelSet(NamedTuple):

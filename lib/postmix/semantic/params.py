@@ -24,7 +24,7 @@ class SemanticParams:
     top_m: at most this many labels per sample; label_floor: a label beyond the first is kept only if its cosine
         to the sample is >= this (the nearest label is always kept, so every valid sample has one).
     graph_threshold: label-graph edges where cosine(label_i, label_j) >= this (calibrated for MiniLM).
-    include_task_labels: add the task categories' text embeddings as named labels in the graph.
+    include_task_labels: add the text embeddings of the distinct tasks in `annotations` as named labels.
     dedup_threshold: cosine at or above which two samples of one cluster are near-duplicates.
     max_cluster_rows: clusters larger than this are split (overlapping windows along their main axis) for dedup.
     dedup_threads: BLAS threads of the within-cluster products (1 = one Spark task core).

@@ -6,7 +6,8 @@ group columns, optionally near_duplicate) and the label graph (K x K sparse, sma
 2. each row gets its partition from the stable hash of (seed, sample_id) and the frame is repartitioned by it;
 3. mapInPandas runs `local_greedy` per partition (a Spark task may hold several hash partitions: they are solved
    separately, so the result does not depend on how Spark places them) and returns only the picks;
-4. the driver collects the union of picks (<= budget x partitions rows), runs `merge` and `better_of`.
+4. the driver collects the union of picks (<= budget x partitions rows) and hands them to the engine-free
+   `finish_randgreedi`, the same function the in-process path ends with (same summary, same ConstraintError).
 The result's `index` is the row in the collected union (sample_id is the key to use).
 """
 
@@ -15,16 +16,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from postmix.errors import SchemaError
+from postmix.errors import ConstraintError, SchemaError
 from postmix.select import SelectionResult
-from postmix.select.constraints import GroupSupply, check_supply, parse_quota, quota_violations, resolve_quotas
-from postmix.select.distributed import Candidate, better_of, local_greedy, merge, partition_count, partition_ids
+from postmix.select.constraints import (NO_NEAR_DUPLICATE_COLUMN, GroupSupply, check_supply, parse_quota,
+                                        resolve_quotas)
+from postmix.select.distributed import finish_randgreedi, local_greedy, partition_count, partition_ids
 from postmix.select.frames import FRAME_COLUMNS, pool_from_frame
 from postmix.select.measure import measured
-from postmix.select.objective import build_objective
 from postmix.select.params import SelectParams
 from postmix.select.pool import LabelGraph
-from postmix.select.result import explain_picks
+from postmix.select.result import explain_picks, with_measurement
 
 PART, LOCAL_RANK = "_part", "_local_rank"
 
@@ -34,29 +35,19 @@ def randgreedi_select(df, graph: LabelGraph, params: SelectParams, group_columns
     _check_columns(df, group_columns)
     quotas = tuple(parse_quota(text) for text in params.quotas)
     resolved = resolve_quotas(quotas, params)
-    eligible = _eligible_rows(df, params)
-    check_supply(quotas, resolved, _spark_supply(df, eligible, quotas, params), set(group_columns))
+    eligible = eligible_rows(df, params)
+    check_supply(quotas, resolved, spark_supply(df, eligible, quotas, params), set(group_columns))
     n_rows = df.count()
     n_partitions = partition_count(n_rows, params)
     with measured("select", method="mig", rows=n_rows, labels=graph.n_labels, partitions=n_partitions) as measurement:
         picks = _local_picks(df, graph, params, resolved, group_columns, n_partitions).toPandas()
         picks = picks.sort_values("sample_id", kind="stable").reset_index(drop=True)
         union = pool_from_frame(picks, graph.label_names, group_columns)
-        objective = build_objective(union, graph, params)
-        candidates = [Candidate("merged", merge(union, objective, params, resolved))]
-        for part, rows in picks.groupby(PART, sort=True):
-            order = rows.sort_values(LOCAL_RANK).index.to_numpy(dtype=np.int64)
-            candidates.append(Candidate(f"partition {int(part)}", order))
-        winner = better_of(union, objective, candidates, resolved)
-        summary = {"method": "mig", "budget": params.budget, "budget_tokens": params.budget_tokens,
-                   "quotas": list(params.quotas), "gain_rule": "exact", "distributed": True, "engine": "spark",
-                   "partitions": n_partitions, "union_rows": len(union), "winner": winner.name, "seed": params.seed}
-        assert not quota_violations(union, winner.rows, resolved)  # better_of only returns valid solutions
-        result = explain_picks(union, objective, winner.rows, "mig", summary, params.top_labels)
-    from dataclasses import replace
-
-    return replace(result, wall_time_s=measurement.wall_time_s, peak_memory_bytes=measurement.peak_rss_bytes,
-                   params={**summary, "peak_memory_kind": measurement.peak_rss_kind})
+        local = {int(part): rows.sort_values(LOCAL_RANK).index.to_numpy(dtype=np.int64)
+                 for part, rows in picks.groupby(PART, sort=True)}
+        done = finish_randgreedi(union, graph, params, resolved, local, n_partitions, engine="spark")
+        result = explain_picks(union, done.objective, done.rows, "mig", done.summary, params.top_labels)
+    return with_measurement(result, measurement)
 
 
 def _check_columns(df, group_columns: tuple[str, ...]) -> None:
@@ -65,21 +56,20 @@ def _check_columns(df, group_columns: tuple[str, ...]) -> None:
         raise SchemaError(f"randgreedi: pool rows lack columns {', '.join(missing)} (have {', '.join(df.columns)})")
 
 
-def _eligible_rows(df, params: SelectParams):
-    """Spark expression of candidate_mask: quality floor and near-duplicate exclusion."""
+def eligible_rows(df, params: SelectParams):
+    """candidate_mask as a Spark column expression (quality floor, near-duplicate exclusion), the one the select
+    stage counts and checks with: a missing near_duplicate column is refused the same way."""
     from pyspark.sql import functions as F
 
     condition = F.col("quality") >= F.lit(params.min_quality)
     if params.exclude_near_duplicates:
         if "near_duplicate" not in df.columns:
-            from postmix.errors import ConstraintError
-
-            raise ConstraintError("exclude_near_duplicates is set but the pool rows have no near_duplicate column")
+            raise ConstraintError(NO_NEAR_DUPLICATE_COLUMN)
         condition = condition & ~F.col("near_duplicate")
     return condition
 
 
-def _spark_supply(df, eligible, quotas, params: SelectParams) -> GroupSupply:
+def spark_supply(df, eligible, quotas, params: SelectParams) -> GroupSupply:
     """Per quota column, one groupBy: values present, eligible units and largest eligible cost per value."""
     from pyspark.sql import functions as F
 

@@ -313,9 +313,9 @@ def check_constraints_on_spark(rows, params: SelectParams, groups: tuple[str, ..
 
     from postmix.select.constraints import Eligibility, check_eligible, check_supply, resolve_quotas
     from postmix.select.quota import parse_quotas
-    from postmix.spark.randgreedi import _eligible_rows, _spark_supply
+    from postmix.spark.randgreedi import eligible_rows, spark_supply
 
-    eligible = _eligible_rows(rows, params)
+    eligible = eligible_rows(rows, params)
     quality = F.col("quality") >= F.lit(params.min_quality)
     row = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(quality.cast("int")).alias("q"),
                    F.sum(eligible.cast("int")).alias("e"), F.max("quality").alias("best")).first()
@@ -325,7 +325,7 @@ def check_constraints_on_spark(rows, params: SelectParams, groups: tuple[str, ..
                    params)
     quotas = parse_quotas(params.quotas)
     if quotas:
-        check_supply(quotas, resolve_quotas(quotas, params), _spark_supply(rows, eligible, quotas, params),
+        check_supply(quotas, resolve_quotas(quotas, params), spark_supply(rows, eligible, quotas, params),
                      set(groups))
 
 
@@ -351,17 +351,15 @@ def select_distributed(rows, labels: LabelSpace, params: SelectParams,
                        groups: tuple[str, ...]) -> tuple[SelectionResult, np.ndarray, dict[str, int]]:
     from pyspark.sql import functions as F
 
-    from postmix.spark.randgreedi import randgreedi_select
+    from postmix.spark.randgreedi import eligible_rows, randgreedi_select
 
     if os.environ.get(SAVE_POOL_ENV) == "1":
         raise ConfigError(f"{SAVE_POOL_ENV}=1 needs the single-node path (the distributed path never collects the "
                           "pool): set select.distributed to off")
     rows = rows.persist()
     try:
-        eligible = F.col("quality") >= F.lit(params.min_quality)
-        if params.exclude_near_duplicates and "near_duplicate" in rows.columns:
-            eligible = eligible & ~F.col("near_duplicate")
-        counts = {"pool_rows": rows.count(), "eligible_rows": rows.where(eligible).count(), "distributed": 1}
+        counts = {"pool_rows": rows.count(), "eligible_rows": rows.where(eligible_rows(rows, params)).count(),
+                  "distributed": 1}
         result = randgreedi_select(rows, labels.graph, params, groups)
         picked = pd.DataFrame({"sample_id": result.sample_id.astype(str)})
         scores = (rows.join(F.broadcast(rows.sparkSession.createDataFrame(picked)), "sample_id")

@@ -2,8 +2,9 @@
 
 - Fit on the driver: a seeded sample of at most `fit_sample_rows` valid vectors (chosen by a hash of sample_id and
   the seed, so the same rows whatever the partitioning) is collected, faiss spherical k-means fits K centroids.
-- Labels: the centroids, plus the task categories' text embeddings (named labels), make the label space; the label
-  graph keeps pairs with cosine >= graph_threshold.
+- Labels: the centroids, plus the text embeddings of the distinct tasks in `annotations` (named labels, sorted; the
+  tasks annotate actually wrote, whichever task model or column gave them), make the label space; the label graph
+  keeps pairs with cosine >= graph_threshold.
 - Assignment in the executors: centroids are broadcast (captured in the closure), each sample gets its top-m labels.
 - Near-duplicates: rows grouped by their nearest cluster, compared only inside it (SemDeDup), the best-quality
   member kept. No all-pairs comparison over the pool.
@@ -60,7 +61,7 @@ def fit_sample_rows(vectors, params: SemanticParams) -> tuple[list[str], np.ndar
 
 def semantic(spark, warehouse: str, run_id: str, params: SemanticParams, embed_params, encoder) -> StageOutcome:
     from postmix.errors import InputError
-    from postmix.semantic.graph import TASK_LABELS, build_label_graph, graph_edges, label_embeddings
+    from postmix.semantic.graph import build_label_graph, graph_edges, label_embeddings, task_label_names
     from postmix.semantic.kmeans import default_k, fit_centroids
 
     all_rows, vectors = valid_vectors(spark, warehouse, embed_params.model, encoder.fingerprint, encoder.dim)
@@ -71,18 +72,19 @@ def semantic(spark, warehouse: str, run_id: str, params: SemanticParams, embed_p
     k = params.k or default_k(n_valid)
     _, sample = fit_sample_rows(vectors, params)
     centroids = fit_centroids(sample, params, k=k)
-    named = [f"task:{t}" for t in TASK_LABELS] if params.include_task_labels else []
+    task_sizes = task_counts(spark, warehouse)
+    named = task_label_names(task_sizes) if params.include_task_labels else []
     from postmix.embed.encoder import encode_texts
 
     labels = label_embeddings(centroids, named, partial(encode_texts, params=embed_params))
     graph = build_label_graph(labels.vectors, params.graph_threshold)
-    fit_id = fingerprint(params, encoder.fingerprint, n_valid, k, _sha(centroids))[:16]
+    # the task names are part of the label space, so a new task vocabulary is a new fit
+    fit_id = fingerprint(params, encoder.fingerprint, n_valid, k, _sha(centroids), named)[:16]
 
     assigned = assign(vectors, centroids, params, fit_id, run_id).persist()
     try:
         overwrite_table(spark, assigned, warehouse, "sample_labels")
         sizes = {r["cluster_id"]: r["count"] for r in assigned.groupBy("cluster_id").count().collect()}
-        task_sizes = task_counts(spark, warehouse)
         overwrite_table(spark, labels_frame(spark, labels, len(centroids), sizes, task_sizes, fit_id, run_id),
                         warehouse, "semantic_labels")
         edges = graph_edges(graph)
@@ -139,6 +141,7 @@ def _assignment_frame(sample_ids, found, keep, fit_id: str, run_id: str):
 
 
 def task_counts(spark, warehouse: str) -> dict[str, int]:
+    """Samples per distinct task in `annotations` (none before annotate has run)."""
     if not table_exists(spark, table_path(warehouse, "annotations")):
         return {}
     rows = read_table(spark, warehouse, "annotations").groupBy("task").count().collect()

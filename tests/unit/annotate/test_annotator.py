@@ -136,10 +136,12 @@ def test_a_model_replaced_in_place_gets_a_new_fingerprint(tmp_path):
 
 
 def test_bad_params_and_batches_are_clear_errors():
+    # refused when the params are built (the config loads them), before any model is loaded
     with pytest.raises(ConfigError, match="quality_mode"):
-        load_annotators(AnnotateParams(quality_mode="median"))
-    with pytest.raises(ConfigError, match="quality_column"):
-        load_annotators(AnnotateParams(quality_mode="column"))
+        AnnotateParams(quality_mode="median")
+    for mode in ("column", "mean"):
+        with pytest.raises(ConfigError, match="quality_column"):
+            AnnotateParams(quality_mode=mode)
     with pytest.raises(SchemaError, match="messages"):
         annotate_frame(pd.DataFrame({"sample_id": ["a"], "meta": ["{}"]}), AnnotateParams())
 

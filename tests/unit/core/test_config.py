@@ -40,6 +40,8 @@ def test_sections_map_onto_stage_params_and_paths_resolve_against_the_file(tmp_p
     ("select: {budget: 1, budget_tokens: 5}\n", "exactly one of budget"),
     ("- just\n- a list\n", "top level must be a mapping"),
     ("ingest: [1, 2]\n", "ingest must be a mapping"),
+    ("embed: {recipe: assistant_only}\n", "embed.recipe: unknown recipe 'assistant_only'"),
+    ("embed: {device: gpu}\n", "embed.device must be 'cpu' or 'cuda'"),
 ])
 def test_bad_config_is_an_error_naming_the_key_and_file(tmp_path, text, fragment):
     path = write(tmp_path, text)
@@ -99,3 +101,36 @@ def test_cli_prints_one_line_errors(capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("postmix: error:") and "missing.jsonl" in err and "Traceback" not in err
     assert not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize("section, key", [
+    ("select: {budget: 10, quotas: ['source:x<0.2']}\n", "select.quotas[0]: quota 'source:x<0.2'"),
+    ("select: {budget: 10, quota: 'source:x<=0.2'}\n", "unknown key 'select.quota'"),
+    ("semantic: {dedup_threshold: 1.7}\nselect: {budget: 10}\n", "semantic.dedup_threshold"),
+    ("annotate: {quality_mode: column}\nselect: {budget: 10}\n", "annotate.quality_mode 'column'"),
+    ("annotate: {quality_mod: column}\nselect: {budget: 10}\n", "unknown key 'annotate.quality_mod'"),
+], ids=["select_quota_syntax", "select_unknown_key", "semantic_dedup_threshold", "annotate_mode_without_column",
+        "annotate_unknown_key"])
+def test_run_refuses_a_bad_section_before_spark_or_any_stage(tmp_path, capsys, monkeypatch, section, key):
+    """`postmix run` with one bad select / semantic / annotate value: exit 2, one line naming the key and the file,
+    before the Spark session (so before any stage) starts."""
+    import time
+
+    import postmix.spark.session
+    from postmix.cli import main
+
+    def no_session(*args, **kwargs):
+        raise AssertionError("the Spark session was started: the config error came too late")
+
+    monkeypatch.setattr(postmix.spark.session, "build_session", no_session)
+    source = tmp_path / "c.jsonl"
+    source.write_text('{"prompt": "hi", "response": "hello"}\n', encoding="utf-8")
+    config, warehouse = write(tmp_path, section), tmp_path / "wh"
+    started = time.perf_counter()
+    code = main(["run", "--config", str(config), "--source", f"c={source}", "--warehouse", str(warehouse)])
+    elapsed = time.perf_counter() - started
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("postmix: error:")]
+    assert code == 2 and len(lines) == 1, lines
+    assert str(config) in lines[0] and key in lines[0], lines[0]
+    assert not warehouse.exists()  # no stage ran, so no table (not even the runs table) was created
+    assert elapsed < 5.0, f"{elapsed:.1f} s: a config error must not wait for any work"

@@ -1,9 +1,13 @@
 import numpy as np
 import pytest
 
+from postmix.errors import ConstraintError
 from postmix.select import prepare_constraints, select
-from postmix.select.distributed import partition_count, partition_ids, randgreedi, use_distributed
+from postmix.select.constraints import resolve_quotas
+from postmix.select.distributed import finish_randgreedi, partition_count, partition_ids, randgreedi, use_distributed
 from postmix.select.params import SelectParams
+from postmix.select.quota import parse_quotas
+from postmix.select.result import selection_summary
 from postmix.select.synthetic import synthetic_pool
 
 
@@ -55,3 +59,23 @@ def test_randgreedi_is_deterministic_and_order_free(pool_and_graph):
     order = np.random.default_rng(5).permutation(len(pool))
     shuffled_picks, _ = randgreedi(pool.subset(order), graph, params, resolved)
     np.testing.assert_array_equal(pool.sample_ids[picks], pool.subset(order).sample_ids[shuffled_picks])
+
+
+def test_finishing_on_a_union_that_cannot_meet_a_floor_is_a_constraint_error(pool_and_graph):
+    # the union of local picks holds no Editing row, so neither the merge nor any local solution meets the floor
+    pool, graph = pool_and_graph
+    params = SelectParams(budget=50, quotas=("task:Editing>=0.2",), exclude_near_duplicates=False, progress=False)
+    resolved = resolve_quotas(parse_quotas(params.quotas), params)
+    union = pool.subset(np.flatnonzero(pool.groups["task"] != "Editing")[:300])
+    with pytest.raises(ConstraintError, match=r"could not meet the constraints: task:Editing>= 10"):
+        finish_randgreedi(union, graph, params, resolved, {0: np.arange(50), 1: np.arange(50, 90)}, 2, "in-process")
+
+
+def test_randgreedi_records_the_single_node_summary_plus_its_own_fields(pool_and_graph):
+    pool, graph = pool_and_graph
+    single = select(pool, graph, SelectParams(budget=40, progress=False, distributed="off"))
+    distributed = select(pool, graph, SelectParams(budget=40, progress=False, distributed="on", partitions=3))
+    shared = set(selection_summary(SelectParams(budget=1))) | {"gain_rule", "distributed", "peak_memory_kind"}
+    assert {"phi", "beta", "alpha", "min_quality"} <= shared <= set(single.params) & set(distributed.params)
+    assert set(distributed.params) - set(single.params) == {"engine", "partitions", "union_rows", "winner"}
+    assert distributed.params["engine"] == "in-process" and distributed.params["union_rows"] <= 40 * 3

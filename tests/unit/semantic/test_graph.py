@@ -3,15 +3,16 @@ import functools
 import numpy as np
 import pytest
 
+from postmix.annotate.taxonomy import MAGPIE_CATEGORIES as TASK_LABELS
 from postmix.embed.encoder import encode_texts
 from postmix.errors import ConfigError
 from postmix.semantic.graph import (
-    TASK_LABELS,
     build_label_graph,
     degree_table,
     graph_edges,
     graph_from_edges,
     label_embeddings,
+    task_label_names,
 )
 
 
@@ -73,6 +74,15 @@ def test_named_labels_are_embedded_from_their_text_after_the_centroids(embed_par
     similarity = labels.vectors[:2] @ labels.vectors[2:].T
     assert TASK_LABELS[int(np.argmax(similarity[0]))] == "Coding & Debugging"
     assert TASK_LABELS[int(np.argmax(similarity[1]))] == "Creative writing"
+
+
+def test_task_labels_are_the_distinct_tasks_written_sorted_whatever_the_vocabulary():
+    # a user task model's labels, in annotation order, repeated, with a null and an empty task (left out)
+    written = ["zz-arith", "verse", None, "zz-arith", "", "Math", "verse"]
+    assert task_label_names(written) == ["task:Math", "task:verse", "task:zz-arith"]
+    assert task_label_names(reversed(written)) == task_label_names(written)
+    assert task_label_names({"verse": 3, "Math": 1}) == ["task:Math", "task:verse"]  # task -> count, as the stage
+    assert task_label_names([]) == []
 
 
 def test_named_labels_without_an_encoder_are_a_config_error():
