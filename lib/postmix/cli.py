@@ -10,7 +10,6 @@ code path. A user error prints one line `postmix: error: ...` and exits 2, never
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -38,7 +37,8 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extra Spark setting, repeatable")
     parser.add_argument("--run-id", help="run id (default: derived from the config, so reruns resume)")
     parser.add_argument("--force", action="store_true", help="rerun even if this stage already succeeded")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    parser.add_argument("--verbose", "-v", action="store_true", help="also show the libraries' own logs (Spark/log4j, faiss, transformers, warnings) "
+                             "and postmix's debug logging")
 
 
 def common_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -88,10 +88,10 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("py4j", "pyspark", "urllib3", "sentence_transformers", "httpx", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """The console: postmix's own lines only, unless --verbose (postmix.console)."""
+    from postmix.console import configure_logging as configure_console
+
+    configure_console(verbose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
