@@ -159,6 +159,15 @@ def _launch_gateway_without_launcher_noise(options: dict[str, str]) -> None:
         raise
     os.close(write_fd)
     SparkContext._ensure_initialized(gateway=gateway)
+    _FORWARDING.append(pump)
+
+
+_FORWARDING: list[threading.Thread] = []
+
+
+def jvm_stderr_forwarded() -> bool:
+    """Whether this process's driver JVM writes its stderr through postmix (so fd 2 here shows all of it)."""
+    return any(pump.is_alive() for pump in _FORWARDING)
 
 
 def _forward_jvm_stderr(read_fd: int) -> None:
