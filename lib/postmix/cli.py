@@ -10,7 +10,6 @@ code path. A user error prints one line `postmix: error: ...` and exits 2, never
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Sequence
 
@@ -31,10 +30,10 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("py4j", "pyspark", "urllib3", "sentence_transformers", "httpx", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """The console: postmix's own lines only, unless --verbose (postmix.console)."""
+    from postmix.console import configure_logging as configure_console
+
+    configure_console(verbose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,9 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extra Spark setting, repeatable")
     parser.add_argument("--run-id", help="run id (default: derived from the config, so reruns resume)")
     parser.add_argument("--force", action="store_true", help="rerun even if this stage already succeeded")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also show the libraries' own logs (Spark/log4j, faiss, transformers, warnings) "
+                             "and postmix's debug logging")
 
 
 def common_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,3 +157,31 @@ def project_env(project) -> dict[str, str]:
 
 
 sys.path.insert(0, str(REPO_ROOT / "deploy" / "cluster"))  # loopback.py: the standalone cluster helper
+
+
+# What the libraries print when they are not silenced (postmix.console): log4j lines, Spark's and the JVM's start-up
+# lines, faiss's loader, model-loading bars, Python warnings, py4j.
+CONSOLE_NOISE = re.compile(
+    r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d [A-Z]+ |\b(WARN|INFO|DEBUG)\b|warning|locally checkpointed|faiss|log4j|py4j"
+    r"|Loading (checkpoint|weights)|%\||setLogLevel|incubator|Ivy|:: resolv|Traceback", re.IGNORECASE)
+# postmix's own progress bars (tqdm on stderr, select) are postmix's output.
+POSTMIX_BARS = ("lazy greedy", "kcenter", "dense gradient sampler")
+# postmix's own lines: the stage summaries (`[stage] run ...: done` and their indented counts), the demo's and
+# export's lines, and postmix's log lines (`HH:MM:SS message`).
+POSTMIX_LINE = re.compile(r"^(\[[a-z]+\] run |  \S|postmix demo: |mixture table: |report: |\d\d:\d\d:\d\d )")
+
+
+def console_noise(text: str) -> list[str]:
+    """The lines of a console capture that are not postmix's own (carriage returns split tqdm's redraws)."""
+    noise = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith(POSTMIX_BARS):
+            continue
+        if CONSOLE_NOISE.search(line) or not POSTMIX_LINE.match(line):
+            noise.append(line)
+    return noise
+
+
+@pytest.fixture(scope="session")
+def noise_in():
+    return console_noise

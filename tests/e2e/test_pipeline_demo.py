@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
 
 import deltalake
 import pytest
@@ -17,18 +19,55 @@ from postmix.pipeline import STAGES, run_pipeline
 BUDGET = 60
 
 
+@contextlib.contextmanager
+def whole_console(path):
+    """Everything the block writes to this process's stdout and stderr, Python's streams and the file descriptors
+    alike (the JVM's stderr and so its Python workers' are forwarded to fd 2: postmix.spark.session), into `path`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "w", encoding="utf-8", errors="replace") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(sink):
+                yield
+        finally:
+            sys.stdout.flush()
+            sink.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 @pytest.fixture(scope="module")
 def demo_run(spark, tmp_path_factory):
-    """`postmix demo` itself (what `make demo` runs), on a small scale, in this process and Spark session."""
+    """`postmix demo` itself (what `make demo` runs), on a small scale, in this process and Spark session; with
+    everything else the run wrote to the console: (config, console)."""
     root = tmp_path_factory.mktemp("demo")
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with whole_console(root / "console.txt"), contextlib.redirect_stdout(printed):
         code = main(["demo", "--warehouse", str(root / "wh"), "--scale", "0.12", "--budget", str(BUDGET)])
     assert code == 0, printed.getvalue()[-3000:]
+    console = printed.getvalue() + (root / "console.txt").read_text(encoding="utf-8", errors="replace")
     sources = root / "wh-sources"  # where the demo writes its sources: beside the warehouse
     config = load_config(None, {"warehouse": str(root / "wh"), "select": {"budget": BUDGET},
                                 "sources": [f"demo_{name}={sources / file}" for name, file in FILES.items()]})
-    return config, printed.getvalue()
+    return config, console
+
+
+def test_the_console_shows_postmix_lines_only(demo_run, noise_in):
+    """No log4j line, no 'RDD was locally checkpointed', no faiss loader, no model-loading bar, no warning: what a
+    stage prints is its summary (docs/ARCHITECTURE.md, "The console"). The JVM started with the `spark` fixture:
+    its start-up lines are checked in test_console.py."""
+    from postmix.spark import session
+
+    assert session.jvm_stderr_forwarded(), "the JVM's stderr is not forwarded: this capture would not see it"
+    _, console = demo_run
+    noise = noise_in(console)
+    assert not noise, f"{len(noise)} lines that are not postmix's: " + "\n".join(noise[:20])
+    assert "[select] run " in console
 
 
 def rows(config, table):

@@ -86,6 +86,9 @@ def _load_validated(kind: str, path: str, sha256: str) -> LoadedModel:
 
 
 def _read_fasttext(kind: str, path: str):
+    from postmix.console import quiet_libraries
+
+    quiet_libraries()  # loaded in Spark workers too: postmix.console
     try:
         model = fasttext.load_model(path)
     except (ValueError, RuntimeError, MemoryError, OSError) as err:

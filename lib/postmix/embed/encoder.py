@@ -135,6 +135,9 @@ def _check_device(device: str) -> None:
 
 
 def _load_encoder(params: EmbedParams) -> Encoder:
+    from postmix.console import quiet_libraries
+
+    quiet_libraries()  # before transformers is imported, in the driver or a Spark worker: postmix.console
     from sentence_transformers import SentenceTransformer
 
     path = resolve_model_path(params.model)

@@ -29,6 +29,9 @@ def top_similarities(queries: np.ndarray, database: np.ndarray, k: int, threads:
     import faiss
     from threadpoolctl import threadpool_limits
 
+    from postmix.console import quiet_libraries
+
+    quiet_libraries()  # postmix.console: this may be a Spark worker
     faiss.omp_set_num_threads(threads)
     index = faiss.IndexFlatIP(database.shape[1])
     index.add(database)

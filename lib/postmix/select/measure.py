@@ -1,4 +1,4 @@
-"""Wall time and peak memory of one selection, logged on the "postmix.select" logger, plus the progress bar."""
+"""Wall time and peak memory of one selection, logged (debug) on the "postmix.select" logger, plus the progress bar."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def measured(what: str, **details):
     measurement.wall_time_s = time.perf_counter() - start
     measurement.peak_rss_bytes = _peak_rss_bytes()
     extra = " ".join(f"{key}={value}" for key, value in details.items())
-    logger.info("%s %s wall_time_s=%.3f peak_rss_mib=%.1f (%s peak)", what, extra, measurement.wall_time_s,
+    logger.debug("%s %s wall_time_s=%.3f peak_rss_mib=%.1f (%s peak)", what, extra, measurement.wall_time_s,
                 measurement.peak_rss_bytes / 2**20, measurement.peak_rss_kind)
 
 

@@ -73,6 +73,9 @@ def fit_centroids(sample_vectors: np.ndarray, params: SemanticParams, k: int | N
     """
     import faiss
 
+    from postmix.console import quiet_libraries
+
+    quiet_libraries()  # before faiss's first use here (it may be a Spark worker): postmix.console
     sample = fit_sample(sample_vectors, params.fit_sample_rows, params.seed)
     n_clusters = k if k is not None else params.k if params.k is not None else default_k(len(sample))
     if not 1 <= n_clusters <= len(sample):
@@ -111,6 +114,9 @@ def assign_labels(vectors: np.ndarray, centroids: np.ndarray, params: SemanticPa
     """
     import faiss
 
+    from postmix.console import quiet_libraries
+
+    quiet_libraries()  # a Spark worker's first faiss use: postmix.console
     matrix = _as_float32(vectors, "semantic assign")
     centroids = _as_float32(centroids, "semantic centroids")
     if matrix.shape[1] != centroids.shape[1]:

@@ -26,7 +26,7 @@ class SparkParams:
     jars_dir: str | None = None  # folder of delta jars; None: $POSTMIX_JARS_DIR or <repo>/.jars
     driver_memory: str = "4g"
     shuffle_partitions: int = 8
-    log_level: str = "WARN"
+    log_level: str | None = None  # None: FATAL, so the console shows postmix's lines only; WARN with --verbose
 
     def __post_init__(self) -> None:
         if self.master is not None and not MASTER_PATTERN.fullmatch(self.master):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from postmix.errors import ConfigError
@@ -18,6 +19,11 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 ARROW_BATCH_ROWS = "spark.sql.execution.arrow.maxRecordsPerBatch"
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# The driver's log4j2 configuration by default (postmix.console): nothing below FATAL on the console.
+QUIET_LOG4J = Path(__file__).resolve().with_name("log4j2-quiet.properties")
+# Lines the JVM launcher writes before any logging exists, which no setting turns off: Spark's launcher always adds
+# --add-modules=jdk.incubator.vector and the JVM announces it. Dropped from the driver JVM's stderr unless verbose.
+JVM_LAUNCHER_NOISE = (b"WARNING: Using incubator modules:",)
 
 # Settings that make a laptop run fast and outputs reproducible; any of them can be overridden by params.conf.
 LOCAL_DEFAULTS = {
@@ -70,11 +76,34 @@ def ensure_python_for_workers() -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+def console_conf(conf: dict[str, str], verbose: bool) -> dict[str, str]:
+    """The settings that give Spark postmix's console (postmix.console), added to the session's `conf`.
+
+    Quiet: the driver JVM reads QUIET_LOG4J (appended to the user's spark.driver.extraJavaOptions unless those name a
+    log4j configuration of their own). Both: executors get POSTMIX_VERBOSE and the libraries' switches
+    (spark.executorEnv.*, where the user has not set them), so a model loads as quietly there as in the driver.
+    """
+    from postmix import console
+
+    conf = dict(conf)
+    for key, value in console.worker_env().items():
+        conf.setdefault(f"spark.executorEnv.{key}", value)
+    java = conf.get("spark.driver.extraJavaOptions", "")
+    if not verbose and "log4j.configuration" not in java and "log4j2.configurationFile" not in java:
+        option = f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
+        conf["spark.driver.extraJavaOptions"] = f"{java} {option}".strip()
+    return conf
+
+
 def build_session(params: SparkParams):
     """Create (or join) the SparkSession for a postmix job."""
     from pyspark.sql import SparkSession
 
+    from postmix import console
+
     ensure_python_for_workers()
+    console.quiet_libraries()
+    verbose = console.is_verbose()
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -82,15 +111,74 @@ def build_session(params: SparkParams):
     master = params.master or (None if os.environ.get("SPARK_SUBMIT_OPTS") or _launched_by_spark_submit() else "local[2]")
     if master:
         builder = builder.master(master)
-    for key, value in session_conf(params, _launcher_jars()).items():
+    conf = console_conf(session_conf(params, _launcher_jars()), verbose)
+    for key, value in conf.items():
         builder = builder.config(key, value)
+    # Local mode: the Python workers are the JVM's children and inherit its environment.
+    os.environ.update(console.worker_env())
     try:
+        if not verbose and not _launched_by_spark_submit():
+            options = {"spark.app.name": params.app_name, **({"spark.master": master} if master else {}), **conf}
+            _launch_gateway_without_launcher_noise(options)
         spark = builder.getOrCreate()
     except Exception as exc:  # the JVM did not start, or refused a setting: one line, not a py4j trace
         raise ConfigError(session_failure(exc, params)) from None
-    spark.sparkContext.setLogLevel(params.log_level)
+    # spark.log_level when the user set one; otherwise FATAL (quiet) or Spark's usual WARN (--verbose). This also
+    # quiets a session spark-submit started, whose JVM never read QUIET_LOG4J.
+    spark.sparkContext.setLogLevel(params.log_level or ("WARN" if verbose else "FATAL"))
     _quiet_retried_conflicts(spark)
     return spark
+
+
+def _launch_gateway_without_launcher_noise(options: dict[str, str]) -> None:
+    """Start the driver JVM as pyspark would, its stderr through a pipe that drops JVM_LAUNCHER_NOISE only.
+
+    Everything else the JVM or a Python worker writes (a JVM's refusal to start included) reaches this process's
+    stderr unchanged, in order. Where pyspark's layout differs, the session starts the usual way instead.
+    """
+    try:
+        from pyspark import SparkConf, SparkContext
+        from pyspark.java_gateway import launch_gateway
+    except ImportError:
+        return
+    if getattr(SparkContext, "_gateway", True) is not None or not hasattr(SparkContext, "_ensure_initialized"):
+        return
+    spark_conf = SparkConf()
+    for key, value in options.items():
+        spark_conf.set(key, value)
+    read_fd, write_fd = os.pipe()
+    pump = threading.Thread(target=_forward_jvm_stderr, args=(read_fd,), name="postmix-jvm-stderr", daemon=True)
+    pump.start()
+    try:
+        gateway = launch_gateway(spark_conf, popen_kwargs={"stderr": write_fd})
+    except BaseException:
+        os.close(write_fd)
+        pump.join(timeout=10)  # the JVM's own complaint is printed before postmix's error line
+        raise
+    os.close(write_fd)
+    SparkContext._ensure_initialized(gateway=gateway)
+    _FORWARDING.append(pump)
+
+
+_FORWARDING: list[threading.Thread] = []
+
+
+def jvm_stderr_forwarded() -> bool:
+    """Whether this process's driver JVM writes its stderr through postmix (so fd 2 here shows all of it)."""
+    return any(pump.is_alive() for pump in _FORWARDING)
+
+
+def _forward_jvm_stderr(read_fd: int) -> None:
+    with os.fdopen(read_fd, "rb") as pipe:
+        for line in pipe:
+            if line.startswith(JVM_LAUNCHER_NOISE):
+                continue
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(2, view):]
+            except OSError:  # our stderr is gone: keep draining, or the JVM would block on a full pipe
+                pass
 
 
 # Delta logs a concurrent-commit conflict inside MERGE at ERROR with its whole Java stack, although the exception

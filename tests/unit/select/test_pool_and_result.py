@@ -69,7 +69,7 @@ def test_every_pick_is_explained():
 
 def test_wall_time_and_peak_memory_are_logged(caplog):
     pool, graph = random_instance(0)
-    with caplog.at_level(logging.INFO, logger="postmix.select"):
+    with caplog.at_level(logging.DEBUG, logger="postmix.select"):  # debug: on the console with --verbose only
         result = select(pool, graph, SelectParams(exclude_near_duplicates=False, budget=5, progress=False))
     assert result.wall_time_s > 0 and result.peak_memory_bytes > 0
     assert any("wall_time_s=" in r.message and "peak_rss_mib=" in r.message for r in caplog.records)
