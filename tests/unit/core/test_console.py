@@ -46,6 +46,7 @@ def test_verbose_and_a_users_own_log4j_configuration_are_left_alone(monkeypatch)
 
 
 def test_default_logging_quiets_the_libraries_and_verbose_does_not(monkeypatch):
+    logging.getLogger("faiss").setLevel(logging.NOTSET)  # an earlier cli.main in this process may have quieted it
     console.set_verbose(True)
     console.quiet_libraries()
     assert logging.getLogger("faiss").level == logging.NOTSET
