@@ -111,9 +111,10 @@ def ensure_export(st_model: Any, weights: str, backend: str) -> Path:
         (staging / "export.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         staging.chmod(0o755)  # mkdtemp makes it private; other users of a shared cache may read the export
         os.rename(staging, final)
-    except OSError:
+    except OSError as exc:
         if not (final / ONNX_FILE).is_file():
-            raise
+            where = final.parent
+            raise ModelError(f"embed.backend {backend!r}: cannot write the ONNX export under {where}: {exc}") from exc
         # Another worker renamed its complete export into place first; theirs is the same model.
     except Exception as exc:
         raise ModelError(f"embed.backend {backend!r}: cannot export the model to ONNX: {exc}") from exc
