@@ -27,6 +27,8 @@ BENCHES = [
                                                                   "--out", ".bench/quality/results.json"]),
     ("Embedding path against SentenceTransformer.encode (engine-free)", ["tests/benchmarks/bench_embed.py",
                                                                           "--rows", "2000"]),
+    ("Encoder backends: torch, onnx, onnx-int8 against torch float32 (engine-free)", [
+        "tests/benchmarks/bench_backends.py", "--rows", "2000"]),
     ("Semantic stage on 100K vectors", ["tests/benchmarks/bench_semantic.py", "--rows", "100000"]),
     ("Selection: lazy greedy against the MIG gradient sampler", [
         "tests/benchmarks/bench_select.py", "--sizes", "100000,300000,1000000", "--labels", "2000,3000,5000",

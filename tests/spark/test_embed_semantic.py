@@ -167,3 +167,21 @@ def test_user_task_labels_are_the_task_labels_of_the_graph_and_the_pool(spark, u
         assert pool.labels[row, task_id] == pytest.approx(params.task_label_weight)  # every row has its task label
     picked = table(config, "selections")
     assert len(picked) == 4 and {dict(r["groups"])["task"] for r in picked} <= set(USER_TASKS.values())
+
+
+def test_switching_to_onnx_int8_re_embeds_with_a_fingerprint_naming_the_backend(spark, tmp_path):
+    write_pool(tmp_path / "pool.jsonl")
+    overrides = {"sources": [f"pool={tmp_path / 'pool.jsonl'}"], "warehouse": str(tmp_path / "wh")}
+    torch_config = load_config(None, overrides)
+    run_ingest(spark, torch_config)
+    run_embed(spark, torch_config)
+    torch_rows = {r["sample_id"]: r for r in table(torch_config, "embeddings")}
+    int8_config = load_config(None, {**overrides, "embed": {"backend": "onnx-int8"}})
+    switched = run_embed(spark, int8_config)
+    assert switched.counts["samples_embedded"] == 33  # another backend's vectors are not current
+    rows = table(int8_config, "embeddings")
+    assert len(rows) == 33
+    assert {r["model_fingerprint"] for r in rows} == {torch_rows[rows[0]["sample_id"]]["model_fingerprint"]
+                                                      + ":onnx-int8/v1"}
+    cosine = [float(np.dot(r["vector"], torch_rows[r["sample_id"]]["vector"])) for r in rows]
+    assert np.mean(cosine) >= 0.99 and min(cosine) >= 0.98

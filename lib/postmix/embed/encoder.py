@@ -91,8 +91,23 @@ def resolve_model_path(name_or_path: str) -> Path:
     return cached
 
 
-def model_fingerprint(name: str, path: Path, dim: int) -> str:
-    """name:d<dim>:<sha256 of the config and weight files>, so a changed or swapped model is never mistaken."""
+def model_fingerprint(name: str, path: Path, dim: int, backend: str = "torch") -> str:
+    """name:d<dim>:<sha256 of the config and weight files>[:<backend>/<export recipe>], so vectors of a changed or
+    swapped model, or of another backend, are never mistaken for current ones."""
+    return _fingerprint(name, dim, weights_digest(path), backend)
+
+
+def _fingerprint(name: str, dim: int, digest: str, backend: str) -> str:
+    base = f"{name}:d{dim}:{digest}"
+    if backend == "torch":
+        return base  # the form from before backends existed, so torch vectors already stored stay current
+    from postmix.embed.onnx import ONNX_RECIPE_VERSION
+
+    return f"{base}:{backend}/{ONNX_RECIPE_VERSION}"
+
+
+def weights_digest(path: Path) -> str:
+    """16 hex digits of the sha256 of a model folder's config and weight files (names and bytes)."""
     digest = hashlib.sha256()
     patterns = ("*.json", "*.safetensors", "*.bin")
     files = sorted({f for pattern in patterns for f in path.rglob(pattern) if f.is_file()})
@@ -101,7 +116,7 @@ def model_fingerprint(name: str, path: Path, dim: int) -> str:
         with open(file, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 22), b""):
                 digest.update(chunk)
-    return f"{name}:d{dim}:{digest.hexdigest()[:16]}"
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -120,7 +135,7 @@ class Encoder:
         return self.model.tokenizer
 
 
-_ENCODERS: dict[tuple[str, str, int | None], Encoder] = {}
+_ENCODERS: dict[tuple, Encoder] = {}
 
 
 def _check_device(device: str) -> None:
@@ -150,12 +165,20 @@ def _load_encoder(params: EmbedParams) -> Encoder:
     if params.max_seq_length is not None:
         model.max_seq_length = params.max_seq_length
     dim = int(model.get_embedding_dimension())
-    return Encoder(model, params.model, path, dim, int(model.max_seq_length), model_fingerprint(params.model, path, dim))
+    digest = weights_digest(path)
+    if params.backend != "torch":
+        from postmix.embed.onnx import attach_onnx
+
+        attach_onnx(model, f"d{dim}-{digest}", params.backend, params.torch_threads)
+    fp = _fingerprint(params.model, dim, digest, params.backend)
+    return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp)
 
 
 def get_encoder(params: EmbedParams) -> Encoder:
     """The encoder for these params, loaded on first use and kept for the life of the process."""
-    key = (params.model, params.device, params.max_seq_length)
+    # An ONNX Runtime session fixes its thread count when it is created, so the threads are part of its key.
+    threads = params.torch_threads if params.backend != "torch" else None
+    key = (params.model, params.device, params.max_seq_length, params.backend, threads)
     if key not in _ENCODERS:
         _ENCODERS[key] = _load_encoder(params)
     return _ENCODERS[key]

@@ -1,0 +1,95 @@
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from postmix.config import load_config
+from postmix.embed import onnx
+from postmix.embed.encoder import encode_texts, get_encoder
+from postmix.embed.params import EmbedParams
+from postmix.errors import ConfigError
+
+TEXTS = [
+    "How do I reverse a list in Python?",
+    "Write a haiku about autumn leaves.",
+    "Explain the difference between TCP and UDP in detail, with examples of protocols built on each. " * 3,
+    "Summarise the plot of Hamlet in three sentences.",
+    "What are the health benefits of green tea, and are there any side effects?",
+]
+
+# Float32 ONNX is the same computation as torch; int8 trades a little cosine (about 0.99 on average) for speed.
+MIN_COSINE = {"onnx": (0.9999, 0.9999), "onnx-int8": (0.99, 0.98)}  # (mean, each text)
+
+
+@pytest.fixture(scope="module")
+def torch_vectors(embed_params):
+    return encode_texts(TEXTS, embed_params)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_backend_vectors_are_close_to_torch_float32(backend, embed_params, torch_vectors):
+    vectors = encode_texts(TEXTS, dataclasses.replace(embed_params, backend=backend))
+    assert vectors.dtype == np.float32 and vectors.shape == torch_vectors.shape
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosine = np.sum(vectors * torch_vectors, axis=1)
+    mean_floor, each_floor = MIN_COSINE[backend]
+    assert cosine.mean() >= mean_floor and cosine.min() >= each_floor, cosine
+
+
+def test_fingerprint_names_the_backend_and_differs_per_backend(embed_params, encoder):
+    prints = {b: get_encoder(dataclasses.replace(embed_params, backend=b)).fingerprint for b in ("onnx", "onnx-int8")}
+    # torch keeps the form from before backends existed, so stored torch vectors stay current
+    assert encoder.fingerprint.count(":") == 2
+    assert prints["onnx"] == f"{encoder.fingerprint}:onnx/{onnx.ONNX_RECIPE_VERSION}"
+    assert prints["onnx-int8"] == f"{encoder.fingerprint}:onnx-int8/{onnx.ONNX_RECIPE_VERSION}"
+
+
+def test_a_bad_backend_is_refused_at_config_load():
+    with pytest.raises(ConfigError, match=r"embed\.backend must be one of 'torch', 'onnx', 'onnx-int8'"):
+        load_config(overrides={"embed": {"backend": "tensorrt"}})
+
+
+def test_onnx_backends_refuse_a_gpu_device():
+    with pytest.raises(ConfigError, match=r"embed\.backend 'onnx-int8' runs on CPU only"):
+        EmbedParams(backend="onnx-int8", device="cuda")
+    with pytest.raises(ConfigError, match=r"embed\.backend"):
+        EmbedParams(backend="openvino")
+
+
+def test_export_key_changes_with_weights_and_backend():
+    keys = {onnx.export_key(w, b) for w in ("d384-aaaa", "d384-bbbb") for b in ("onnx", "onnx-int8")}
+    assert len(keys) == 4
+
+
+def _fake_build(calls):
+    def build(st_model, backend, folder: Path) -> None:
+        calls.append(folder)
+        (folder / onnx.ONNX_FILE).write_bytes(b"model")
+
+    return build
+
+
+def test_export_is_built_once_then_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTMIX_ONNX_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(onnx, "_build", _fake_build(calls))
+    first = onnx.ensure_export(None, "d384-aaaa", "onnx-int8")
+    second = onnx.ensure_export(None, "d384-aaaa", "onnx-int8")
+    assert first == second and first.read_bytes() == b"model" and len(calls) == 1
+    assert (first.parent / "export.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == [first.parent.name]  # no staging folder left behind
+
+
+def test_a_concurrent_winner_is_used_and_the_loser_cleans_up(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTMIX_ONNX_CACHE", str(tmp_path))
+    final = tmp_path / onnx.export_key("d384-aaaa", "onnx")
+
+    def build_while_another_finishes(st_model, backend, folder: Path) -> None:
+        (folder / onnx.ONNX_FILE).write_bytes(b"mine")
+        final.mkdir()
+        (final / onnx.ONNX_FILE).write_bytes(b"theirs")  # the other worker renames first
+
+    monkeypatch.setattr(onnx, "_build", build_while_another_finishes)
+    assert onnx.ensure_export(None, "d384-aaaa", "onnx").read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == [final.name]
