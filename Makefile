@@ -50,7 +50,7 @@ demo: env
 
 # The default run: unit, Spark, end-to-end on the demo data, reliability, the DAG import and the report screenshot.
 test: env browser
-	$(PY) -m pytest tests -q -m "not cluster and not extended" --durations=15
+	$(PY) -m pytest tests -q -m "not cluster and not extended" --durations=25
 
 # Whole-pipeline runs on a loopback standalone cluster and through `airflow dags test` (each compares every table
 # with a local-mode run); long on 2 cores, so outside the default run.

@@ -60,7 +60,7 @@ def demo_run(spark, tmp_path_factory):
 def test_the_console_shows_postmix_lines_only(demo_run, noise_in):
     """No log4j line, no 'RDD was locally checkpointed', no faiss loader, no model-loading bar, no warning: what a
     stage prints is its summary (docs/ARCHITECTURE.md, "The console"). The JVM started with the `spark` fixture:
-    its start-up lines are checked in test_console.py."""
+    its start-up lines are checked in test_quiet_console.py."""
     from postmix.spark import session
 
     assert session.jvm_stderr_forwarded(), "the JVM's stderr is not forwarded: this capture would not see it"
