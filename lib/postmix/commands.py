@@ -1,19 +1,28 @@
-"""The registry of `postmix` sub-commands. Adding a stage = one runner module + one entry here."""
+"""The registry of `postmix` sub-commands. Adding a stage = one runner module, one line in postmix.pipeline.STAGES
+and its help line in STAGE_HELP here."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from typing import Any, Callable
 
+from postmix.pipeline import STAGES, stage_runner
 from postmix.subcommand import (Command, add_export_arguments, add_select_arguments, export_params,
                                 load_pipeline_config, print_outcome, select_overrides)
 
 
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """A stage with only the common flags."""
+
+
+def _no_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {}
+
+
 def stage_command(name: str, help_text: str, runner: str,
-                  add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None,
-                  overrides: Callable[[argparse.Namespace], dict[str, Any]] = lambda a: {}) -> Command:
+                  add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments,
+                  overrides: Callable[[argparse.Namespace], dict[str, Any]] = _no_overrides) -> Command:
     """A Spark stage: load config, build the session, run `runner` ("module:function"), print its outcome."""
 
     def run(args: argparse.Namespace) -> int:
@@ -21,9 +30,8 @@ def stage_command(name: str, help_text: str, runner: str,
 
         command = COMMANDS[name]
         config = load_pipeline_config(args, command)
-        module, function = runner.split(":")
         spark = build_session(config.spark)
-        outcome = getattr(importlib.import_module(module), function)(spark, config, force=args.force)
+        outcome = stage_runner(runner)(spark, config, force=args.force)
         print_outcome(name, config.effective_run_id, outcome)
         return 0
 
@@ -151,21 +159,35 @@ def register(command: Command) -> None:
     COMMANDS[command.name] = command
 
 
-register(stage_command("ingest", "read sources into the canonical samples table (+ rejects)",
-                       "postmix.spark.ingest:run_ingest", _ingest_arguments, _ingest_overrides))
-register(stage_command("annotate", "label every sample with task, quality, language and heuristic signals",
-                       "postmix.spark.annotate:run_annotate"))
-register(stage_command("embed", "embed every sample that has no vector for the configured model",
-                       "postmix.spark.embed:run_embed"))
-register(stage_command("semantic", "fit semantic labels, build the label graph, find semantic near-duplicates",
-                       "postmix.spark.semantic:run_semantic"))
-register(stage_command("select", "pick the run's mixture from the pool under a budget and quotas (selections table)",
-                       "postmix.spark.select:run_select", add_select_arguments, select_overrides))
-# mixture and report belong to one selection (its budget and quotas are part of the run): they take the same flags
-register(stage_command("mixture", "the run's training rows (mixtures) and metrics against random (mixture_metrics)",
-                       "postmix.spark.mixture:run_mixture", add_select_arguments, select_overrides))
-register(stage_command("report", "write the run's HTML report to <warehouse>/reports/<run_id>.html",
-                       "postmix.spark.report:run_report", add_select_arguments, select_overrides))
+# Per stage: its help line, extra flags and their overrides. The stages and their runners are
+# postmix.pipeline.STAGES (the one list: the Airflow DAG reads it too); a stage missing here fails at import.
+STAGE_HELP: dict[str, tuple[str, Callable, Callable]] = {
+    "ingest": ("read sources into the canonical samples table (+ rejects)", _ingest_arguments, _ingest_overrides),
+    "annotate": ("label every sample with task, quality, language and heuristic signals", _no_arguments, _no_overrides),
+    "embed": ("embed every sample that has no vector for the configured model", _no_arguments, _no_overrides),
+    "semantic": ("fit semantic labels, build the label graph, find semantic near-duplicates", _no_arguments,
+                 _no_overrides),
+    "select": ("pick the run's mixture from the pool under a budget and quotas (selections table)",
+               add_select_arguments, select_overrides),
+    # mixture and report belong to one selection (its budget and quotas are part of the run): the same flags
+    "mixture": ("the run's training rows (mixtures) and metrics against random (mixture_metrics)",
+                add_select_arguments, select_overrides),
+    "report": ("write the run's HTML report to <warehouse>/reports/<run_id>.html", add_select_arguments,
+               select_overrides),
+}
+
+
+def register_stage_commands() -> None:
+    """One sub-command per entry of postmix.pipeline.STAGES, in run order."""
+    missing = [stage for stage, _ in STAGES if stage not in STAGE_HELP]
+    if missing or len(STAGE_HELP) != len(STAGES):
+        raise RuntimeError(f"postmix.commands.STAGE_HELP and postmix.pipeline.STAGES disagree: {missing or STAGE_HELP}")
+    for stage, target in STAGES:
+        help_text, add_arguments, overrides = STAGE_HELP[stage]
+        register(stage_command(stage, help_text, target, add_arguments, overrides))
+
+
+register_stage_commands()
 register(Command("export", "write a run's mixture as JSONL or Parquet for trainers (messages, sharegpt, alpaca)",
                  add_export_arguments, lambda a: {}, _run_export))
 register(Command("train", "train a fastText task or quality classifier and write its model card",
