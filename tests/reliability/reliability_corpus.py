@@ -374,6 +374,17 @@ def symlink_loop(folder: Path) -> str:
     return str(sub)
 
 
+def glob_over_symlink_loops(folder: Path) -> str:
+    """A recursive glob whose base folder holds a self-loop and a link to its parent: the expansion ends and reads
+    the one real file once (it used to hang)."""
+    sub = folder / "globbed"
+    (sub / "inner").mkdir(parents=True)
+    write_jsonl(sub, "good.jsonl", [good_chat("globloop")])
+    (sub / "loop").symlink_to(".")
+    (sub / "inner" / "up").symlink_to("..")
+    return f"{sub}/**/*.jsonl"
+
+
 def fifo_and_dangling_links(folder: Path) -> str:
     """A FIFO (reading it would block forever), a link to a missing file and a link to itself, beside a good file."""
     sub = folder / "specials"
@@ -542,6 +553,8 @@ ROW_DEFECTS: list[RowDefect] = [
     RowDefect("array_over_cap", "a JSON array file larger than json_array_max_bytes", array_over_cap,
               {"file_too_large": 1}, detail="json_array_max_bytes"),
     RowDefect("symlink_loop", "a folder holding loop -> . beside a good file", symlink_loop, {}, samples=1),
+    RowDefect("glob_over_symlink_loops", "a **/*.jsonl glob over a folder holding loop -> . and inner/up -> ..",
+              glob_over_symlink_loops, {}, samples=1),
     RowDefect("fifo_and_dangling_links", "a FIFO, a link to a missing file and a link to itself beside a good file",
               fifo_and_dangling_links, {"not_a_regular_file": 1, "broken_link": 2}, samples=1),
     RowDefect("huge_first_line", "a first line longer than detect_sample_bytes, then a good record",
