@@ -189,9 +189,9 @@ def register_stage_commands() -> None:
 
 register_stage_commands()
 register(Command("export", "write a run's mixture as JSONL or Parquet for trainers (messages, sharegpt, alpaca)",
-                 add_export_arguments, lambda a: {}, _run_export))
+                 add_export_arguments, _no_overrides, _run_export))
 register(Command("train", "train a fastText task or quality classifier and write its model card",
-                 _train_arguments, lambda a: {}, _run_train, uses_pipeline_config=False))
+                 _train_arguments, _no_overrides, _run_train, uses_pipeline_config=False))
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -208,4 +208,4 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 register(Command("run", "run every stage in order (finished work is skipped; a crashed run resumes)",
                  _run_arguments, _run_overrides, _run_pipeline))
 register(Command("demo", "generate the bundled demo data and run the pipeline on it", _demo_arguments,
-                 lambda a: {}, _run_demo))
+                 _no_overrides, _run_demo))
