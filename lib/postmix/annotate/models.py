@@ -62,7 +62,19 @@ def load_model(kind: str, path: os.PathLike | str) -> LoadedModel:
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise ModelError(f"{kind} model file not found: {resolved}")
-    return _load_validated(kind, str(resolved), file_sha256(resolved))
+    return _load_validated(kind, str(resolved), model_fingerprint(resolved))
+
+
+def model_fingerprint(path: Path) -> str:
+    """sha256 of the model file; for a ranker with companion files (its text scorers), sha256 over the file
+    hashes, so replacing either file changes the fingerprint every annotated row records."""
+    from postmix.annotate.quality_rank import companion_files, is_ranker_path
+
+    companions = companion_files(path) if is_ranker_path(path) else []
+    if not companions:
+        return file_sha256(path)
+    joined = "\n".join(f"{p.name}:{file_sha256(p)}" for p in [path, *companions])
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
 @functools.lru_cache(maxsize=16)

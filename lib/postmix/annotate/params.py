@@ -109,3 +109,10 @@ class RankerParams:
     validation_salt: str = "postmix-quality-validation-v1"
     seed: int = 0
     num_threads: int = 2
+    # Linear text scorers (quality_text.py) as extra features: one pairwise logistic model per supervision tag on
+    # hashed reply n-grams, fitted out of fold (text_folds folds by hash of the split key with text_fold_salt).
+    text_features: bool = True
+    text_folds: int = 5
+    text_pairs_per_query: int = 200
+    text_c: float = 1.0
+    text_fold_salt: str = "postmix-quality-text-fold-v1"

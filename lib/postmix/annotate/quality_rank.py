@@ -1,11 +1,13 @@
-"""The LightGBM quality ranker: hand-made reply features (quality_features.py), lambdarank within each prompt.
+"""The LightGBM quality ranker: hand-made reply features (quality_features.py) and linear text scores
+(quality_text.py, one per supervision tag, fitted out of fold), lambdarank within each prompt.
 
 Why a ranker: the judge's win probability compares answers to the same prompt, so the model learns orders inside
 a prompt (a query group) rather than a pooled good/bad boundary that response length alone already draws.
 Extra query groups can mix rows of two sources (human-written dolly rows above templated T0 rows): the ranker
 learns that order listwise without a pooled cross-entropy target that would drown the prompt-level signal.
 
-Files for a model named N: N.lgbm (LightGBM text model), N.calibration.json (Platt on the raw score, plus the
+Files for a model named N: N.lgbm (LightGBM text model), N.text.npz (the text scorers; absent when the training
+rows held no within-query pair), N.calibration.json (Platt on the raw score, plus the
 length-controlled variant), N.card.json / N.card.md. Labelled rows as for `postmix train` (labelled.py), plus an
 optional `query` (ranking list id; default: `group`).
 """
@@ -26,23 +28,36 @@ from postmix.annotate.conversation import last_exchange, normalise_messages
 from postmix.annotate.labelled import file_sha256, parse_label, split_fraction, split_part
 from postmix.annotate.params import RankerParams, TrainParams
 from postmix.annotate.quality_features import FEATURES, compute_features
+from postmix.annotate.quality_text import (TextFit, TextScorers, fit_text_scorers, load_text_scorers,
+                                           save_text_scorers, text_path, vectorise)
 from postmix.errors import InputError, ModelError
 
 RANKER_SUFFIX = ".lgbm"
 TEXT_RECIPE = ("last user turn and last assistant turn, full text for lengths, first 4,000 characters for pattern "
-               "counts; features: postmix.annotate.quality_features.FEATURES")
+               "counts and word n-grams; features: postmix.annotate.quality_features.FEATURES, then one "
+               "postmix.annotate.quality_text score per supervision tag")
+
+
+def feature_matrix(prompts: Sequence[str], responses: Sequence[str], text: Optional[TextScorers]) -> np.ndarray:
+    """The ranker's input: hand-made features, then the text scorers' columns (when the model has them)."""
+    hand = compute_features(prompts, responses)
+    return hand if text is None else np.column_stack([hand, text.scores(vectorise(responses))])
+
+
+def feature_names(text: Optional[TextScorers]) -> tuple[str, ...]:
+    return FEATURES + (text.feature_names if text is not None else ())
 
 
 class QualityRanker:
     """A loaded ranker: raw scores for (request, reply) pairs; one thread per call (Spark runs one per core)."""
 
-    def __init__(self, booster: lgb.Booster):
-        self.booster = booster
+    def __init__(self, booster: lgb.Booster, text: Optional[TextScorers] = None):
+        self.booster, self.text = booster, text
 
     def raw_scores(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         if not len(responses):
             return np.zeros(0)
-        return self.booster.predict(compute_features(prompts, responses), num_threads=1)
+        return self.booster.predict(feature_matrix(prompts, responses, self.text), num_threads=1)
 
 
 def is_ranker_path(path: Path | str) -> bool:
@@ -50,15 +65,25 @@ def is_ranker_path(path: Path | str) -> bool:
 
 
 def load_ranker(path: str) -> QualityRanker:
-    """The booster at `path`; a file that is not a LightGBM model, or has other features, is a ModelError."""
+    """The booster at `path` and its text scorers (N.text.npz, when its features name any); a file that is not a
+    LightGBM model, a missing or mismatched text file, or other features, is a ModelError."""
     try:
         booster = lgb.Booster(model_file=path)
     except lgb.basic.LightGBMError as err:
         raise ModelError(f"quality model {path} cannot be loaded as a LightGBM model: {err}") from err
-    if tuple(booster.feature_name()) != FEATURES:
-        raise ModelError(f"quality model {path} was trained on features {booster.feature_name()[:5]}..., this "
-                         f"postmix computes {FEATURES[:5]}... (retrain it with `postmix train --model lgbm-rank`)")
-    return QualityRanker(booster)
+    names = tuple(booster.feature_name())
+    text = load_text_scorers(text_path(path)) if len(names) > len(FEATURES) else None
+    if names != feature_names(text):
+        raise ModelError(f"quality model {path} was trained on features {names[:5]}... ({len(names)}), this "
+                         f"postmix computes {feature_names(text)[:5]}... ({len(feature_names(text))}) (retrain it "
+                         f"with `postmix train --model lgbm-rank`)")
+    return QualityRanker(booster, text)
+
+
+def companion_files(path: Path | str) -> list[Path]:
+    """Files a ranker loads besides N.lgbm (part of its fingerprint: models.py)."""
+    candidate = text_path(path)
+    return [candidate] if candidate.is_file() else []
 
 
 @dataclass
@@ -73,11 +98,13 @@ class RankRows:
     query: np.ndarray  # str: f"{part}/{query}"
     supervision: np.ndarray  # str
     ids: np.ndarray  # the row's "id" field or "" (lets tests check which rows were trained on)
+    keys: np.ndarray  # str: the split key (the text scorers' folds follow it, so a prompt never scores itself)
 
     def take(self, mask: np.ndarray) -> "RankRows":
         idx = np.flatnonzero(mask)
         return RankRows([self.prompts[i] for i in idx], [self.responses[i] for i in idx], self.relevance[idx],
-                        self.score[idx], self.good[idx], self.query[idx], self.supervision[idx], self.ids[idx])
+                        self.score[idx], self.good[idx], self.query[idx], self.supervision[idx], self.ids[idx],
+                        self.keys[idx])
 
 
 def _label_score(value, threshold: float, where: str) -> float:
@@ -88,7 +115,8 @@ def _label_score(value, threshold: float, where: str) -> float:
 
 def split_rows(rows: Iterable[dict], train: TrainParams, params: RankerParams) -> dict[str, RankRows]:
     """Labelled rows into parts train / validation / calibration / test by the hash of the split key."""
-    cols: dict[str, list] = {k: [] for k in ("prompts", "responses", "score", "part", "query", "supervision", "ids")}
+    cols: dict[str, list] = {k: [] for k in ("prompts", "responses", "score", "part", "query", "supervision", "ids",
+                                              "keys")}
     for index, row in enumerate(rows):
         where = row.get("_where", f"row {index}")
         if "messages" not in row:
@@ -104,20 +132,39 @@ def split_rows(rows: Iterable[dict], train: TrainParams, params: RankerParams) -
         cols["score"].append(_label_score(row.get("label"), train.quality_threshold, where))
         cols["part"].append(part), cols["query"].append(f"{part}/{row.get('query', key)}")
         cols["supervision"].append(str(row.get("supervision", "unspecified"))), cols["ids"].append(str(row.get("id", "")))
+        cols["keys"].append(key)
     score, part = np.array(cols["score"], dtype=np.float64), np.array(cols["part"])
     everything = RankRows(cols["prompts"], cols["responses"], np.rint(score * params.relevance_levels).astype(int),
                           score, score >= train.quality_threshold, np.array(cols["query"]),
-                          np.array(cols["supervision"]), np.array(cols["ids"]))
+                          np.array(cols["supervision"]), np.array(cols["ids"]), np.array(cols["keys"]))
     return {p: everything.take(part == p) for p in ("train", "validation", "calibration", "test")}
 
 
-def _dataset(rows: RankRows, reference: Optional[lgb.Dataset] = None) -> lgb.Dataset:
+def _dataset(rows: RankRows, x: np.ndarray, names: Sequence[str]) -> lgb.Dataset:
     """Rows sorted by query (LightGBM wants each list contiguous), group sizes in that order."""
     order = np.argsort(rows.query, kind="stable")
     _, sizes = np.unique(rows.query[order], return_counts=True)
-    x = compute_features([rows.prompts[i] for i in order], [rows.responses[i] for i in order])
-    return lgb.Dataset(x, label=rows.relevance[order], group=sizes, feature_name=list(FEATURES),
-                       reference=reference, free_raw_data=False)
+    return lgb.Dataset(x[order], label=rows.relevance[order], group=sizes, feature_name=list(names),
+                       free_raw_data=False)
+
+
+def text_fit(params: RankerParams) -> TextFit:
+    return TextFit(params.text_folds, params.text_pairs_per_query, params.text_c, params.text_fold_salt, params.seed)
+
+
+def feature_matrices(parts: dict[str, RankRows], params: RankerParams) -> tuple[Optional[TextScorers], dict]:
+    """Text scorers fitted on the train part, and every part's feature matrix: train rows get out-of-fold text
+    scores (folds by split key), the other parts the scores of the scorers fitted on all train rows."""
+    train = parts["train"]
+    text, oof = None, np.zeros((len(train.good), 0))
+    if params.text_features:
+        fold = np.array([int(split_fraction(k, params.text_fold_salt) * params.text_folds) for k in train.keys])
+        text, oof = fit_text_scorers(vectorise(train.responses), train.good, train.query, train.supervision, fold,
+                                     text_fit(params))
+    matrices = {"train": np.column_stack([compute_features(train.prompts, train.responses), oof])}
+    for part in ("validation", "calibration", "test"):
+        matrices[part] = feature_matrix(parts[part].prompts, parts[part].responses, text)
+    return text, matrices
 
 
 def _booster_params(params: RankerParams) -> dict:
@@ -128,12 +175,14 @@ def _booster_params(params: RankerParams) -> dict:
             "label_gain": [float(2 ** i - 1) for i in range(params.relevance_levels + 1)]}
 
 
-def fit_booster(parts: dict[str, RankRows], params: RankerParams) -> tuple[lgb.Booster, int, list]:
+def fit_booster(parts: dict[str, RankRows], matrices: dict, names: Sequence[str],
+                params: RankerParams) -> tuple[lgb.Booster, int, list]:
     """Train max_rounds trees, then keep the prefix (a multiple of checkpoint_rounds) with the best validation
     selection_score. Why not LightGBM early stopping: ndcg@k on lists of ~100 replies stops after a few trees,
     long before the AUC / pairwise accuracy we select on peaks."""
-    booster = lgb.train(_booster_params(params), _dataset(parts["train"]), num_boost_round=params.max_rounds)
-    x = _features(parts["validation"])
+    booster = lgb.train(_booster_params(params), _dataset(parts["train"], matrices["train"], names),
+                        num_boost_round=params.max_rounds)
+    x = matrices["validation"]
     curve = []
     for rounds in range(params.checkpoint_rounds, params.max_rounds + 1, params.checkpoint_rounds):
         report = part_metrics(parts["validation"], booster.predict(x, num_iteration=rounds))
@@ -164,9 +213,11 @@ def train_ranker(rows: Iterable[dict], out_dir: str | Path, train: TrainParams =
     the calibration part (rows of `calibration_supervision` tags, all when empty), evaluate on test, write files."""
     parts = split_rows(rows, train, candidates[0])
     _check_parts(parts)
+    text, matrices = feature_matrices(parts, candidates[0])
+    names = feature_names(text)
     tried, best = [], None
     for params in candidates:
-        booster, rounds, curve = fit_booster(parts, params)
+        booster, rounds, curve = fit_booster(parts, matrices, names, params)
         best_point = next(c for c in curve if c[0] == rounds)
         tried.append({"params": asdict(params), "rounds": rounds, "validation_score": best_point[1],
                       "validation": best_point[2], "curve": [[c[0], c[1]] for c in curve]})
@@ -177,14 +228,21 @@ def train_ranker(rows: Iterable[dict], out_dir: str | Path, train: TrainParams =
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / f"{name}{RANKER_SUFFIX}"
     booster.save_model(str(model_path), num_iteration=rounds)
+    _write_text_scorers(text, model_path)
     booster = lgb.Booster(model_file=str(model_path))  # the saved prefix, exactly what the annotator loads
-    calibration = _calibrate(booster, parts["calibration"], calibration_supervision)
+    calibration = _calibrate(booster, parts["calibration"], matrices["calibration"], calibration_supervision)
     save_calibration(calibration, model_path)
-    return _card(model_path, booster, params, train, parts, calibration, tried, data or {}, command)
+    return _card(model_path, booster, params, train, parts, matrices["test"], calibration, tried, data or {},
+                 command, text)
 
 
-def _features(rows: RankRows) -> np.ndarray:
-    return compute_features(rows.prompts, rows.responses)
+def _write_text_scorers(text: Optional[TextScorers], model_path: Path) -> None:
+    """N.text.npz beside the model, or no such file (a stale one from an earlier model would be loaded)."""
+    path = text_path(model_path)
+    if text is None:
+        path.unlink(missing_ok=True)
+    else:
+        save_text_scorers(text, path)
 
 
 def _check_parts(parts: dict[str, RankRows]) -> None:
@@ -194,26 +252,29 @@ def _check_parts(parts: dict[str, RankRows]) -> None:
                              f"({len(parts[part].good)} rows); more labelled data is needed")
 
 
-def _calibrate(booster: lgb.Booster, rows: RankRows, tags: Sequence[str]):
+def _calibrate(booster: lgb.Booster, rows: RankRows, x: np.ndarray, tags: Sequence[str]):
     keep = np.isin(rows.supervision, list(tags)) if tags else np.ones(len(rows.good), dtype=bool)
     rows = rows.take(keep)
-    raw = booster.predict(_features(rows))
+    raw = booster.predict(x[keep])
     chars = np.array([len(r) for r in rows.responses], dtype=np.float64)
     calibration = fit_platt(raw, rows.good, method="platt_score")
     return replace(calibration, length_control=fit_length_control(raw, chars, rows.good))
 
 
-def _card(model_path: Path, booster, params, train, parts, calibration, tried, data, command) -> dict:
+def _card(model_path: Path, booster, params, train, parts, test_x, calibration, tried, data, command,
+          text: Optional[TextScorers]) -> dict:
     test = parts["test"]
-    raw = booster.predict(_features(test))
+    raw = booster.predict(test_x)
+    names = feature_names(text)
     chars = np.array([len(r) for r in test.responses], dtype=np.float64)
     importance = booster.feature_importance("gain")
     content = {
         "kind": "quality", "model": "lightgbm lambdarank", "model_file": model_path.name,
         "model_sha256": file_sha256(model_path), "model_bytes": model_path.stat().st_size, "command": command,
-        "data": data, "text_recipe": TEXT_RECIPE, "features": list(FEATURES),
+        "data": data, "text_recipe": TEXT_RECIPE, "features": list(names),
+        "text_scorers": _text_card(model_path, text),
         "feature_importance_gain": [[f, round(float(g), 3)] for f, g in  # a list: JSON keys get sorted
-                                    sorted(zip(FEATURES, importance), key=lambda t: -t[1])],
+                                    sorted(zip(names, importance), key=lambda t: -t[1])],
         "split": {"method": "sha256(salt NUL key) as u: test if u < test_fraction, calibration below "
                             "test_fraction + calibration_fraction, else train; validation = train rows with "
                             "sha256(validation_salt NUL key) < validation_fraction",
@@ -232,6 +293,19 @@ def _card(model_path: Path, booster, params, train, parts, calibration, tried, d
     return write_card(model_path, content)
 
 
+def _text_card(model_path: Path, text: Optional[TextScorers]) -> Optional[dict]:
+    if text is None:
+        return None
+    from postmix.annotate import quality_text
+
+    path = text_path(model_path)
+    return {"file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size, "tags": list(text.tags),
+            "vectoriser": quality_text.VECTORISER_ID, "token_pattern": quality_text.TOKEN_PATTERN,
+            "fit": "one liblinear logistic regression per tag on (better - worse) differences of up to "
+                   "text_pairs_per_query sampled (good, bad) pairs per query, no intercept; the ranker trains on "
+                   "out-of-fold scores (text_folds folds by hash of the split key)"}
+
+
 def write_card(model_path: Path, content: dict) -> dict:
     stem = str(model_path)[: -len(RANKER_SUFFIX)]
     Path(f"{stem}.card.json").write_text(json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
@@ -246,6 +320,7 @@ def render_markdown(card: dict) -> str:
              f"{card['rounds']} trees)", f"- command: `{card['command']}`",
              f"- data: `{json.dumps(card['data'], sort_keys=True, ensure_ascii=False)}`",
              f"- input: {card['text_recipe']}",
+             f"- text scorers: `{json.dumps(card.get('text_scorers'), sort_keys=True)}`",
              f"- split: {card['split']['method']}; key {card['split']['key']}; salt `{card['split']['salt']}`, "
              f"test {card['split']['test_fraction']}, calibration {card['split']['calibration_fraction']}, "
              f"validation {card['split']['validation_fraction']} (salt `{card['split']['validation_salt']}`)",

@@ -10,6 +10,7 @@ import pytest
 from postmix.annotate import defaults
 from postmix.annotate.annotator import annotate_frame
 from postmix.annotate.calibration import load_calibration
+from postmix.annotate.labelled import file_sha256
 from postmix.annotate.models import FASTTEXT_QUALITY_MODEL, RANKER_QUALITY_MODEL, clear_caches, load_model
 from postmix.annotate.params import AnnotateParams, RankerParams, TrainParams
 from postmix.annotate.quality_eval import calibrated_quality
@@ -105,10 +106,14 @@ def test_a_ranker_file_is_validated(tmp_path, small_ranker):
 
 
 def test_shipped_ranker_is_small_loads_and_scores_in_unit_interval():
-    assert RANKER_QUALITY_MODEL.stat().st_size <= 3 * 1024 * 1024
+    text = RANKER_QUALITY_MODEL.with_name("quality_rank.text.npz")
+    assert RANKER_QUALITY_MODEL.stat().st_size + text.stat().st_size <= 3 * 1024 * 1024
     card = json.loads(RANKER_QUALITY_MODEL.with_name("quality_rank.card.json").read_text())
-    assert card["features"] == list(FEATURES)
+    assert card["features"][:len(FEATURES)] == list(FEATURES)
+    assert card["text_scorers"]["tags"] == ["gpt4_judge_ae1", "gpt4t_judge_ae2", "human_dolly_vs_templated_t0"]
+    assert card["text_scorers"]["sha256"] == file_sha256(text)
     model = load_model("quality", RANKER_QUALITY_MODEL)
+    assert model.model.booster.feature_name() == card["features"]
     scores = calibrated_quality(model, [[{"role": "user", "content": p}, {"role": "assistant", "content": r}]
                                         for p, r in zip(PROMPTS, REPLIES)])
     assert ((scores >= 0) & (scores <= 1)).all()
@@ -172,6 +177,7 @@ def test_postmix_train_lgbm_rank_writes_a_ranker_that_the_annotator_loads(tmp_pa
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     model = tmp_path / "a" / "mine.lgbm"
     assert model.read_bytes() == (tmp_path / "b" / "mine.lgbm").read_bytes()  # deterministic recipe
+    assert (tmp_path / "a" / "mine.text.npz").read_bytes() == (tmp_path / "b" / "mine.text.npz").read_bytes()
     card = json.loads((tmp_path / "a" / "mine.card.json").read_text())
     assert card["command"].startswith("postmix train --kind quality --model lgbm-rank")
     clear_caches()
