@@ -16,7 +16,7 @@ from postmix.embed.params import DEFAULT_MODEL
 from postmix.errors import ConfigError, ConstraintError
 from postmix.spark.select import MIN_QUALITY_SCORE, TOKEN_CHARS, run_select
 from postmix.storage.delta import current_version, replace_slice
-from postmix.storage.schema import load_schema
+from postmix.schemas.declared import load_schema
 from postmix.storage.tables import table_path
 
 SOURCES = ("alpaca", "dolly", "gpteacher")

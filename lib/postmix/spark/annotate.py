@@ -37,7 +37,7 @@ def run_annotate(spark, config, force: bool = False) -> StageOutcome:
                      lambda: annotate(spark, config.warehouse, run_id, params, current), force)
 
 
-def pending_samples(spark, warehouse: str, current: str):
+def samples_to_annotate(spark, warehouse: str, current: str):
     """Samples with no annotation for the current fingerprint (incremental: new samples, or changed models)."""
     samples = read_table(spark, warehouse, "samples").select("sample_id", "messages", "meta")
     if not table_exists(spark, table_path(warehouse, "annotations")):
@@ -53,7 +53,7 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
         ship_local_file(spark, path)
     if params.quality_model:  # the calibration travels with the model (SparkFiles puts both in one folder)
         ship_local_file(spark, str(calibration_path(Path(params.quality_model))))
-    pending = pending_samples(spark, warehouse, current)
+    pending = samples_to_annotate(spark, warehouse, current)
     total = read_table(spark, warehouse, "samples").count()
     out_schema = spark_schema("annotations")
     rows = pending.mapInPandas(_annotate_fn(params, current, run_id), out_schema)

@@ -42,7 +42,7 @@ def run_embed(spark, config, force: bool = False) -> StageOutcome:
                      lambda: embed(spark, config.warehouse, run_id, params, encoder.fingerprint), force)
 
 
-def pending_samples(spark, warehouse: str, params: EmbedParams, model_fp: str):
+def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str):
     samples = read_table(spark, warehouse, "samples").select("sample_id", "messages")
     if not table_exists(spark, table_path(warehouse, "embeddings")):
         return samples
@@ -57,7 +57,7 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str
     from postmix.storage.spark_schema import spark_schema
 
     ship_local_file(spark, params.model)
-    pending = pending_samples(spark, warehouse, params, model_fp)
+    pending = samples_to_embed(spark, warehouse, params, model_fp)
     partitions = max(2, spark.sparkContext.defaultParallelism)
     ordered = pending.repartition(partitions, "sample_id").sortWithinPartitions("sample_id")
     rows = ordered.mapInPandas(_embed_fn(params, run_id, model_fp), spark_schema("embeddings")).persist()

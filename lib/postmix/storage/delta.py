@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from postmix.errors import SchemaError, StorageError
-from postmix.storage.schema import load_schema
+from postmix.schemas.declared import load_schema
 from postmix.storage.tables import table_path, writer_of
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"

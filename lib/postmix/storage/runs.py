@@ -100,10 +100,10 @@ def utcnow() -> dt.datetime:
 
 
 def params_json(params: Any) -> str:
-    from postmix.params import to_plain
+    from postmix.params import params_to_plain
     from postmix.runinfo import redact_mapping
 
-    plain = to_plain(params)
+    plain = params_to_plain(params)
     if isinstance(plain, dict):
         plain = redact_mapping(plain)
     return json.dumps(plain, sort_keys=True)
