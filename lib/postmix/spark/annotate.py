@@ -34,7 +34,7 @@ def run_annotate(spark, config, force: bool = False) -> StageOutcome:
     spec = StageSpec("annotate", params, current, INPUTS)
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda: annotate(spark, config.warehouse, run_id, params, current), force)
+                     lambda _inputs: annotate(spark, config.warehouse, run_id, params, current), force)
 
 
 def samples_to_annotate(spark, warehouse: str, current: str):

@@ -39,7 +39,7 @@ def run_embed(spark, config, force: bool = False) -> StageOutcome:
     spec = StageSpec("embed", params, fingerprint(params, encoder.fingerprint), INPUTS)
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda: embed(spark, config.warehouse, run_id, params, encoder.fingerprint), force)
+                     lambda _inputs: embed(spark, config.warehouse, run_id, params, encoder.fingerprint), force)
 
 
 def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str):

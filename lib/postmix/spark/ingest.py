@@ -64,7 +64,7 @@ def run_ingest(spark, config, force: bool = False) -> StageOutcome:
     )
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda: ingest(spark, config.warehouse, run_id, splits, deltas, config.ingest), force)
+                     lambda _inputs: ingest(spark, config.warehouse, run_id, splits, deltas, config.ingest), force)
 
 
 def inputs_fingerprint(splits, deltas: list[DeltaSource]) -> str:
