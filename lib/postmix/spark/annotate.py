@@ -42,7 +42,9 @@ def samples_to_annotate(spark, warehouse: str, current: str):
     samples = read_table(spark, warehouse, "samples").select("sample_id", "messages", "meta")
     if not table_exists(spark, table_path(warehouse, "annotations")):
         return samples
-    done = read_table(spark, warehouse, "annotations").where(f"annotate_fingerprint = '{current}'")
+    from pyspark.sql import functions as F
+
+    done = read_table(spark, warehouse, "annotations").where(F.col("annotate_fingerprint") == F.lit(current))
     return samples.join(done.select("sample_id"), "sample_id", "left_anti")
 
 
@@ -72,7 +74,7 @@ def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict) ->
     try:
         counts["samples_pending"] = rows.count()
         if counts["samples_pending"]:
-            update_all = {c: f"s.`{c}`" for c in out_schema.fieldNames() if c != "sample_id"}
+            update_all = {c: F.col(f"s.{c}") for c in out_schema.fieldNames() if c != "sample_id"}
             merge_rows(spark, rows, warehouse, "annotations", when_matched_update=update_all)
             for row in rows.groupBy("task").count().collect():
                 counts[f"task.{row['task']}"] = row["count"]

@@ -46,8 +46,10 @@ def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str):
     samples = read_table(spark, warehouse, "samples").select("sample_id", "messages")
     if not table_exists(spark, table_path(warehouse, "embeddings")):
         return samples
+    from pyspark.sql import functions as F
+
     current = (read_table(spark, warehouse, "embeddings")
-               .where(f"model = '{_quote(params.model)}' AND model_fingerprint = '{_quote(model_fp)}'"))
+               .where((F.col("model") == F.lit(params.model)) & (F.col("model_fingerprint") == F.lit(model_fp))))
     return samples.join(current.select("sample_id"), "sample_id", "left_anti")
 
 
@@ -64,7 +66,8 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str
     try:
         counts = {"samples_total": read_table(spark, warehouse, "samples").count(), "samples_embedded": rows.count()}
         if counts["samples_embedded"]:
-            update = {c: f"s.`{c}`" for c in spark_schema("embeddings").fieldNames() if c not in ("sample_id", "model")}
+            update = {c: F.col(f"s.{c}") for c in spark_schema("embeddings").fieldNames()
+                      if c not in ("sample_id", "model")}
             merge_rows(spark, rows, warehouse, "embeddings", when_matched_update=update)
             stats = rows.agg(F.sum(F.col("truncated").cast("int")).alias("truncated"),
                              F.sum(F.col("vector").isNull().cast("int")).alias("no_vector")).first()
@@ -94,6 +97,3 @@ def _embed_fn(params: EmbedParams, run_id: str, model_fp: str):
 
     return embed_batches
 
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")

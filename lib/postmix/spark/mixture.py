@@ -20,10 +20,9 @@ from postmix.params import fingerprint
 from postmix.select.params import SelectParams, require_select_params
 from postmix.spark.pool import (check_single_fit, collect_pool, group_columns_for, pool_rows, pool_tables,
                                 read_label_space)
-from postmix.spark.select import sql_text
 from postmix.spark.snapshot import TableSnapshot, snapshot_for
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
-from postmix.storage.delta import replace_slice
+from postmix.storage.delta import replace_slice, run_slice
 
 PROVENANCE_TABLES = ("samples", "annotations", "embeddings", "sample_labels", "label_graph", "selections")
 MIXTURE_INPUTS = ("selections", "embeddings")  # the select stage's inputs are pinned by its own record
@@ -67,7 +66,7 @@ def mixture_stage(tables: TableSnapshot, run: MixtureRun) -> StageOutcome:
     if written != len(selected):
         raise InputError(f"mixture: {len(selected) - written} selected samples of run {run_id!r} are missing from "
                          "samples or annotations at the versions the select stage read")
-    where = f"run_id = '{sql_text(run_id)}'"
+    where = run_slice(run_id)
     replace_slice(spark, rows, warehouse, "mixtures", where)
     metrics = measure(tables, run, selected)
     metrics.insert(0, "run_id", run_id)
@@ -88,7 +87,7 @@ def mixture_message(written: int, table: str, run_id: str, metrics) -> str:
 
 def read_selection(tables: TableSnapshot, run_id: str) -> list[str]:
     """The run's selected sample ids in rank order (InputError when the run has no selection)."""
-    rows = (tables.read("selections").where(f"run_id = '{sql_text(run_id)}'")
+    rows = (tables.read("selections").where(run_slice(run_id))
             .select("sample_id", "rank").orderBy("rank").collect())
     if not rows:
         raise InputError(f"mixture: run {run_id!r} has no rows in selections: run `postmix select` first")
@@ -101,7 +100,7 @@ def mixture_rows(tables: TableSnapshot, run_id: str, config_fp: str):
 
     versions = [item for table in PROVENANCE_TABLES if tables.has(table)
                 for item in (F.lit(table), F.lit(tables.versions[table]).cast("bigint"))]
-    selection = (tables.read("selections").where(f"run_id = '{sql_text(run_id)}'")
+    selection = (tables.read("selections").where(run_slice(run_id))
                  .select("run_id", "sample_id", "rank", "gain", "top_labels"))
     samples = tables.read("samples").select("sample_id", "messages", "source", "source_id", "sources")
     annotations = tables.read("annotations").select("sample_id", "task", "quality", "language")

@@ -27,9 +27,9 @@ from postmix.report.params import ReportParams
 from postmix.report.projection import map_sample
 from postmix.select.params import SelectParams, require_select_params
 from postmix.spark.pool import pool_tables
-from postmix.spark.select import sql_text
 from postmix.spark.snapshot import TableSnapshot, snapshot_for
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
+from postmix.storage.delta import run_slice
 from postmix.storage.tables import table_path
 
 REPORT_INPUTS = ("selections", "mixture_metrics", "rejects", "embeddings")
@@ -109,7 +109,7 @@ def read_pool(tables: TableSnapshot) -> pd.DataFrame:
 def read_run_rows(tables: TableSnapshot, table: str, run_id: str, columns: tuple[str, ...]) -> pd.DataFrame:
     if not tables.has(table):
         return pd.DataFrame(columns=list(columns))
-    rows = tables.read(table).where(f"run_id = '{sql_text(run_id)}'").select(*columns)
+    rows = tables.read(table).where(run_slice(run_id)).select(*columns)
     return rows.toPandas()
 
 
@@ -128,8 +128,11 @@ def read_near_duplicates(tables: TableSnapshot) -> pd.DataFrame:
 
 
 def read_runs(spark, warehouse: str, run_id: str) -> pd.DataFrame:
+    from pyspark.sql import functions as F
+
+    own_running_row = (F.col("stage") == F.lit("report")) & (F.col("status") == F.lit("running"))
     rows = (spark.read.format("delta").load(table_path(warehouse, "runs"))
-            .where(f"run_id = '{sql_text(run_id)}' AND NOT (stage = 'report' AND status = 'running')")
+            .where(run_slice(run_id) & ~own_running_row)
             .orderBy("started_at", "stage").select("stage", "status", "duration_s", "peak_rss_mb").toPandas())
     return rows.astype({"duration_s": np.float64, "peak_rss_mb": np.float64})
 

@@ -31,7 +31,7 @@ from postmix.spark.pool import (EMPTY_POOL, check_single_fit, collect_pool, grou
                                 read_label_space)
 from postmix.spark.snapshot import TableSnapshot
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
-from postmix.storage.delta import replace_slice
+from postmix.storage.delta import replace_slice, run_slice
 
 log = logging.getLogger("postmix.select")
 
@@ -188,9 +188,4 @@ def write_selections(spark, warehouse: str, run_id: str, frame: pd.DataFrame) ->
 
     rows = [tuple(record) for record in frame.itertuples(index=False, name=None)]
     df = spark.createDataFrame(rows, spark_schema("selections"))
-    return replace_slice(spark, df, warehouse, "selections", f"run_id = '{sql_text(run_id)}'")
-
-
-def sql_text(value: str) -> str:
-    """A value safe inside a single-quoted SQL literal."""
-    return value.replace("\\", "\\\\").replace("'", "\\'")
+    return replace_slice(spark, df, warehouse, "selections", run_slice(run_id))
