@@ -33,11 +33,6 @@ class TableSnapshot:
         return TableSnapshot(self.spark, self.warehouse, {**self.versions, **versions})
 
 
-def current_snapshot(spark, warehouse: str, tables: tuple[str, ...]) -> TableSnapshot:
-    """The existing ones of `tables` at their current versions."""
-    return TableSnapshot(spark, warehouse, table_versions(spark, warehouse, list(tables)))
-
-
 def recorded_input_versions(spark, warehouse: str, run_id: str, stage: str) -> dict[str, int]:
     """The input versions `run_stage` recorded for (run_id, stage) in `runs`: how a later stage reads exactly what
     an earlier one read (mixture and report read the select stage's inputs this way)."""
