@@ -69,7 +69,7 @@ def _run_pipeline(args: argparse.Namespace) -> int:
 def check_pipeline_config(config, origin: str) -> None:
     """What a later stage would refuse, refused before the first one runs (every section is already validated)."""
     from postmix.errors import ConfigError
-    from postmix.spark.select import BUDGET_MISSING
+    from postmix.select.params import BUDGET_MISSING
 
     if config.select is None:
         raise ConfigError(f"{origin}: run: {BUDGET_MISSING}")

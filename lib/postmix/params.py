@@ -100,18 +100,18 @@ def _coerce_scalar(hint: Any, value: Any, where: str, origin: str) -> Any:
     raise ConfigError(f"{origin}: {where} must be {getattr(hint, '__name__', hint)}, got {value!r}")
 
 
-def to_plain(params: Any) -> Any:
+def params_to_plain(params: Any) -> Any:
     """Parameters as plain JSON-able data (dataclasses -> dicts, tuples -> lists)."""
     if dataclasses.is_dataclass(params):
-        return {f.name: to_plain(getattr(params, f.name)) for f in dataclasses.fields(params)}
+        return {f.name: params_to_plain(getattr(params, f.name)) for f in dataclasses.fields(params)}
     if isinstance(params, (list, tuple)):
-        return [to_plain(v) for v in params]
+        return [params_to_plain(v) for v in params]
     if isinstance(params, Mapping):
-        return {str(k): to_plain(v) for k, v in sorted(params.items())}
+        return {str(k): params_to_plain(v) for k, v in sorted(params.items())}
     return params
 
 
 def fingerprint(*parts: Any) -> str:
     """A stable sha256 of parameters (and any JSON-able values): same values, same fingerprint, any machine."""
-    text = json.dumps([to_plain(p) for p in parts], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    text = json.dumps([params_to_plain(p) for p in parts], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

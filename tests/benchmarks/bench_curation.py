@@ -55,13 +55,13 @@ from postmix.embed.params import EmbedParams  # noqa: E402
 from postmix.embed.text import recipe_function, recipe_id  # noqa: E402
 from postmix.ingest import normalize  # noqa: E402
 from postmix.select import SelectionPool, select  # noqa: E402
-from postmix.select.constraints import parse_quota  # noqa: E402
-from postmix.select.frames import FRAME_COLUMNS, pool_from_frame  # noqa: E402
+from postmix.select.frames import pool_from_frame  # noqa: E402
 from postmix.select.params import METHODS, SelectParams  # noqa: E402
 from postmix.select.pool import LabelGraph  # noqa: E402
 from postmix.semantic.params import SemanticParams  # noqa: E402
-from postmix.spark.select import (BASE_GROUPS, MIN_QUALITY_SCORE, TOKEN_CHARS, graph_weights,  # noqa: E402
-                                  needs_embeddings)
+from postmix.select.label_space import graph_weights  # noqa: E402
+from postmix.select.pool_rules import NULL_GROUP, clipped_quality, needs_embeddings, sample_cost  # noqa: E402
+from postmix.select.pool_rules import group_columns as pool_group_columns  # noqa: E402
 
 DEFAULT_CACHE = REPO / ".bench" / "curation"
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -350,7 +350,7 @@ def semantic_fit(sample_ids: np.ndarray, vectors: np.ndarray, quality: np.ndarra
     return SemanticFit(names, task_ids, label_graph, row_ids, row_weights, duplicates, counts, [note] if note else [])
 
 
-# --- the selection pool (engine-free mirror of postmix.spark.select.pool_rows + collect_pool) ---------------------
+# --- the selection pool (engine-free mirror of postmix.spark.pool.pool_rows + collect_pool) -----------------------
 
 TASK_WEIGHT_SLOT = -1.0  # placeholder of the task label's weight in pool_frame (no semantic weight is negative)
 
@@ -368,7 +368,7 @@ def pool_frame(rows: list[dict], annotations: pd.DataFrame, fit: SemanticFit) ->
     ids = [r["sample_id"] for r in rows]
     assert ids == sorted(ids), "pool rows must be in sample_id order"
     notes = annotations.loc[ids]
-    quality = np.clip(notes["quality"].to_numpy(dtype=np.float32).astype(np.float64), MIN_QUALITY_SCORE, 1.0)
+    quality = clipped_quality(notes["quality"].to_numpy(dtype=np.float32))
     label_ids, label_weights = [], []
     for task, own_ids, own_weights in zip(notes["task"], fit.row_label_ids, fit.row_label_weights):
         task_label = fit.task_label_ids.get(task)
@@ -388,10 +388,8 @@ def pool_frame(rows: list[dict], annotations: pd.DataFrame, fit: SemanticFit) ->
 
 
 def group_columns(frame: pd.DataFrame, params: SelectParams) -> tuple[str, ...]:
-    """Mirrors group_columns_for: source, task and every quota column the rows hold."""
-    quota_columns = [parse_quota(text).column for text in params.quotas]
-    extra = [c for c in quota_columns if c in frame.columns and c not in BASE_GROUPS and c not in FRAME_COLUMNS]
-    return BASE_GROUPS + tuple(dict.fromkeys(extra))
+    """As group_columns_for: source, task and every quota column the rows hold."""
+    return pool_group_columns(params, frame.columns)
 
 
 def build_pool(frame: pd.DataFrame, fit: SemanticFit, vectors: np.ndarray, params: SelectParams) -> SelectionPool:
@@ -402,14 +400,10 @@ def build_pool(frame: pd.DataFrame, fit: SemanticFit, vectors: np.ndarray, param
     task_weight = float(np.float32(params.task_label_weight))
     frame["label_weights"] = [[task_weight if w == TASK_WEIGHT_SLOT else w for w in weights]
                               for weights in frame["label_weights"]]
-    if params.budget_in_tokens:
-        chars = frame["n_chars_user"] + frame["n_chars_assistant"]
-        frame["cost"] = np.maximum(np.ceil(chars / TOKEN_CHARS), 1).astype(np.float64)
-    else:
-        frame["cost"] = 1.0
+    frame["cost"] = sample_cost(params, frame["n_chars_user"], frame["n_chars_assistant"])
     columns = group_columns(frame, params)
     for column in columns:
-        frame[column] = [("null" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        frame[column] = [(NULL_GROUP if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
                          for v in frame[column]]
     pool = pool_from_frame(frame, fit.label_names, columns)
     if needs_embeddings(params):

@@ -146,7 +146,9 @@ def seed(warehouse: Path, folder: Path, texts_file: Path, model: str, check_rows
     staging = warehouse.parent / f"{warehouse.name}-device-vectors.parquet"
     frame.to_parquet(staging, index=False)
     rows = spark.read.parquet(str(staging))
-    update = {c: f"s.`{c}`" for c in frame.columns if c not in ("sample_id", "model")}
+    from pyspark.sql import functions as F
+
+    update = {c: F.col(f"s.{c}") for c in frame.columns if c not in ("sample_id", "model")}
     merge_rows(spark, rows, str(warehouse), "embeddings", when_matched_update=update)
     print(json.dumps({"rows": len(frame), "with_vector": int(frame["vector"].notna().sum()), **check}))
 

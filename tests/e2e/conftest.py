@@ -82,7 +82,7 @@ def delta_tables(warehouse: Path) -> list[str]:
 
 def excluded_columns(table: str) -> set[str]:
     """Timestamps of any table (from its declared schema) and the runs table's measurements."""
-    from postmix.storage.schema import load_schema
+    from postmix.schemas.declared import load_schema
 
     schema = load_schema(table)
     return {c.name for c in schema.columns if c.type.kind == "timestamp"} | set(RUN_MEASUREMENTS.get(table, ()))

@@ -227,12 +227,12 @@ def test_a_source_holding_most_rows_is_split_and_fully_ingested(corpus_run, outc
 def test_mixture_and_report_take_the_budget_their_error_asks_for(command, tmp_path, outcome):
     """Without a budget they say "select needs a budget: --budget N": that flag must be one they accept."""
     from postmix.subcommand import load_pipeline_config
-    from postmix.spark.select import BUDGET_MISSING, require_select_params
+    from postmix.select.params import BUDGET_MISSING, require_select_params
 
     parser = cli.build_parser(COMMANDS)
     bare = load_pipeline_config(parser.parse_args([command, "--warehouse", str(tmp_path)]), COMMANDS[command])
     with pytest.raises(PostmixError) as caught:
-        require_select_params(bare, command)
+        require_select_params(bare.select, command)
     args = parser.parse_args([command, "--warehouse", str(tmp_path), "--budget", "5", "--quota", "source:a<=0.5"])
     config = load_pipeline_config(args, COMMANDS[command])
     outcome(PATHS, f"{command}_budget_flag", f"`postmix {command}` without a config: its error asks for --budget N",

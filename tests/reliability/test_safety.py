@@ -86,7 +86,7 @@ def test_yaml_python_tags_are_refused(tmp_path, outcome):
 def test_a_secret_in_a_failing_stage_is_redacted_in_runs_and_logs(spark, warehouse, caplog, outcome):
     """A stage whose error message carries a spark conf secret: runs.error and every log record hide it."""
 
-    def body() -> StageOutcome:
+    def body(_inputs) -> StageOutcome:
         raise RuntimeError(f"cannot open s3a://bucket/x with fs.s3a.secret.key={SECRET} and token: {SECRET}")
 
     spec = StageSpec("ingest", {"spark": {"conf": {"spark.hadoop.fs.s3a.secret.key": SECRET}}}, "fp", ())

@@ -15,8 +15,9 @@ from postmix.config import load_config
 from postmix.spark.annotate import run_annotate
 from postmix.spark.embed import run_embed
 from postmix.spark.ingest import run_ingest
-from postmix.spark.select import (collect_pool, group_columns_for, pool_rows, read_label_space, run_select,
-                                  select_inputs, snapshot_for)
+from postmix.spark.pool import collect_pool, group_columns_for, pool_rows, pool_tables, read_label_space
+from postmix.spark.select import run_select
+from postmix.spark.snapshot import snapshot_for
 from postmix.spark.semantic import run_semantic
 
 TOPICS = {
@@ -156,7 +157,7 @@ def test_user_task_labels_are_the_task_labels_of_the_graph_and_the_pool(spark, u
     assert {2, 3} <= linked
 
     params = config.select
-    tables = snapshot_for(spark, config.warehouse, "usertasks", "select", select_inputs(params))
+    tables = snapshot_for(spark, config.warehouse, "usertasks", "select", pool_tables(params))
     space = read_label_space(tables)
     assert space.task_label_ids == {"verse": 2, "zz-arith": 3}
     groups = group_columns_for(params, tables)

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from postmix.config import load_config
+from postmix.schemas.declared import load_schema, to_arrow_schema
 from postmix.spark.ingest import run_ingest
-from postmix.storage.schema import load_schema, to_arrow_schema
 
 HELLO = [{"role": "user", "content": "Say hello."}, {"role": "assistant", "content": "Hello!"}]
 

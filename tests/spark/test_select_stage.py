@@ -10,13 +10,15 @@ import math
 
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
 from postmix.config import load_config
 from postmix.embed.params import DEFAULT_MODEL
 from postmix.errors import ConfigError, ConstraintError
-from postmix.spark.select import MIN_QUALITY_SCORE, TOKEN_CHARS, run_select
+from postmix.schemas.declared import load_schema
+from postmix.select.pool_rules import MIN_QUALITY_SCORE, TOKEN_CHARS
+from postmix.spark.select import run_select
 from postmix.storage.delta import current_version, replace_slice
-from postmix.storage.schema import load_schema
 from postmix.storage.tables import table_path
 
 SOURCES = ("alpaca", "dolly", "gpteacher")
@@ -70,7 +72,7 @@ def build_warehouse(spark, warehouse: str, seed: int = 7) -> dict:
                         ("semantic_labels", semantic_labels), ("label_graph", edges),
                         ("sample_labels", sample_labels), ("near_duplicates", duplicates), ("rejects", rejects)):
         key = load_schema(table).keys[0]  # one commit per table: replace everything (the table is new)
-        replace_slice(spark, spark.createDataFrame(rows, spark_schema(table)), warehouse, table, f"{key} IS NOT NULL")
+        replace_slice(spark, spark.createDataFrame(rows, spark_schema(table)), warehouse, table, F.col(key).isNotNull())
     return truth
 
 
@@ -204,7 +206,7 @@ def test_quota_on_another_annotation_column_and_missing_budget(spark, synthetic)
 
 def test_label_graph_mirrors_edges_and_refuses_bad_ones():
     from postmix.errors import InputError
-    from postmix.spark.select import graph_weights
+    from postmix.select.label_space import graph_weights
 
     weights = graph_weights(3, [{"src": 0, "dst": 2, "weight": 0.7}]).toarray()
     assert np.array_equal(weights, [[1.0, 0.0, 0.7], [0.0, 1.0, 0.0], [0.7, 0.0, 1.0]])

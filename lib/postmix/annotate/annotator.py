@@ -26,36 +26,13 @@ from postmix.annotate.models import DEFAULT_QUALITY_MODEL, DEFAULT_TASK_MODEL, L
 from postmix.annotate.quality_eval import model_quality
 from postmix.annotate.params import AnnotateParams
 from postmix.errors import InputError, ModelError, SchemaError
+from postmix.schemas.declared import table_arrow_schema
 
 INPUT_COLUMNS = ("sample_id", "messages", "meta")
 TASK_FOR_EMPTY_PROMPT = "Others"
 
-ANNOTATION_SCHEMA = pa.schema([
-    pa.field("sample_id", pa.string(), nullable=False),
-    pa.field("task", pa.string(), nullable=False),
-    pa.field("task_probs", pa.list_(pa.struct([pa.field("label", pa.string()), pa.field("prob", pa.float32())]))),
-    pa.field("task_source", pa.string(), nullable=False),  # model | column | rule (empty prompt)
-    pa.field("quality", pa.float32(), nullable=False),  # in [0, 1]
-    pa.field("quality_source", pa.string(), nullable=False),  # model | column | mean | rule (empty response)
-    pa.field("language", pa.string(), nullable=False),  # ISO 639 code from lid.176; "und" for no text
-    pa.field("language_prob", pa.float32(), nullable=False),
-    pa.field("prompt_chars", pa.int64(), nullable=False),
-    pa.field("response_chars", pa.int64(), nullable=False),
-    pa.field("n_turns", pa.int32(), nullable=False),
-    pa.field("code_blocks", pa.int32(), nullable=False),
-    pa.field("has_math", pa.bool_(), nullable=False),
-    pa.field("refusal", pa.bool_(), nullable=False),
-    pa.field("repetition", pa.float32(), nullable=False),
-    pa.field("empty_response", pa.bool_(), nullable=False),
-    pa.field("truncated_response", pa.bool_(), nullable=False),
-    pa.field("flags", pa.list_(pa.string())),
-    pa.field("task_model", pa.string(), nullable=False),
-    pa.field("task_model_sha256", pa.string(), nullable=False),
-    pa.field("quality_model", pa.string(), nullable=False),
-    pa.field("quality_model_sha256", pa.string(), nullable=False),
-    pa.field("lid_model", pa.string(), nullable=False),
-    pa.field("lid_model_sha256", pa.string(), nullable=False),
-])
+# The columns the annotator computes: the declared annotations table less what the Spark stage adds.
+ANNOTATION_SCHEMA = table_arrow_schema("annotations", without=("annotate_fingerprint", "run_id"))
 ANNOTATION_COLUMNS = tuple(ANNOTATION_SCHEMA.names)
 
 

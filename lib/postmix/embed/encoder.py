@@ -14,28 +14,17 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from postmix.embed.params import DEFAULT_MODEL, EmbedParams
 from postmix.embed.text import recipe_function, recipe_id, truncate_to_tokens
 from postmix.errors import ConfigError, ModelError
+from postmix.schemas.declared import table_arrow_schema
 
 PACKAGED_MODEL_NAMES = (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
 
-EMBEDDING_SCHEMA = pa.schema(
-    [
-        pa.field("sample_id", pa.string(), nullable=False),
-        pa.field("model", pa.string(), nullable=False),
-        pa.field("model_fingerprint", pa.string(), nullable=False),
-        pa.field("recipe", pa.string(), nullable=False),
-        pa.field("text_chars", pa.int32(), nullable=False),
-        pa.field("truncated", pa.bool_(), nullable=False),
-        # Null (with dim 0) where there is nothing to embed; the row's flags say why.
-        pa.field("vector", pa.list_(pa.float32()), nullable=True),
-        pa.field("dim", pa.int32(), nullable=False),
-        pa.field("flags", pa.list_(pa.string()), nullable=False),
-    ]
-)
+# The columns embed_frame computes: the declared embeddings table less the run id the Spark stage adds. `vector` is
+# null (with dim 0) where there is nothing to embed; the row's flags say why.
+EMBEDDING_SCHEMA = table_arrow_schema("embeddings", without=("run_id",))
 
 FLAG_EMPTY_TEXT = "empty_text"
 FLAG_NO_MESSAGES = "no_messages"

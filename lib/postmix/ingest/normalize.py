@@ -31,7 +31,7 @@ _ROLE_SEP = "\x1f"
 _MESSAGE_SEP = "\x1e"
 
 
-def to_plain(value: Any, keep_nonfinite: bool = False) -> Any:
+def json_plain_value(value: Any, keep_nonfinite: bool = False) -> Any:
     """Turn values coming from Arrow, numpy or Spark Rows into plain JSON-able Python (lists, dicts, str, numbers).
 
     numpy arrays and tuples become lists, objects with asDict() (Spark Row) become dicts, numpy scalars become Python
@@ -43,13 +43,13 @@ def to_plain(value: Any, keep_nonfinite: bool = False) -> Any:
     if isinstance(value, float):
         return value if keep_nonfinite or math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): to_plain(v, keep_nonfinite) for k, v in value.items()}
+        return {str(k): json_plain_value(v, keep_nonfinite) for k, v in value.items()}
     if hasattr(value, "asDict"):  # pyspark.sql.Row, without importing pyspark
-        return to_plain(value.asDict(recursive=True), keep_nonfinite)
+        return json_plain_value(value.asDict(recursive=True), keep_nonfinite)
     if isinstance(value, (list, tuple)):
-        return [to_plain(v, keep_nonfinite) for v in value]
+        return [json_plain_value(v, keep_nonfinite) for v in value]
     if hasattr(value, "tolist"):  # numpy array or numpy scalar
-        return to_plain(value.tolist(), keep_nonfinite)
+        return json_plain_value(value.tolist(), keep_nonfinite)
     if hasattr(value, "isoformat"):  # date / datetime from Parquet
         return value.isoformat()
     return str(value)

@@ -18,7 +18,7 @@ from postmix.ingest.containers import item as C
 from postmix.ingest.containers import json_array, jsonl, parquet
 from postmix.ingest.containers.item import Item
 from postmix.ingest.containers.lines import excerpt
-from postmix.ingest.normalize import (check_meta_size, conversation_stats, meta_json, sample_id, to_plain,
+from postmix.ingest.normalize import (check_meta_size, conversation_stats, json_plain_value, meta_json, sample_id,
                                       validate_conversation)
 from postmix.ingest.params import IngestParams
 from postmix.ingest.reasons import RowRejected
@@ -65,7 +65,7 @@ def parse_records(records: Iterable, source: str, format: str, location_prefix: 
     fmt = get_format(format)
     for index, record in enumerate(records):
         location = f"{location_prefix}{start_index + index}"
-        record = to_plain(record)
+        record = json_plain_value(record)
         if not isinstance(record, dict):
             item = Item(location, raw=excerpt(repr(record), params.raw_excerpt_chars), reason=R.NOT_AN_OBJECT,
                         detail=f"the row is a {type(record).__name__}, not a mapping")
@@ -84,7 +84,7 @@ def parse_item(item: Item, source: str, fmt: Optional[RecordFormat], params: Ing
     except RowRejected as err:
         return reject_row(source, item.location, fmt, err.reason, err.detail, _raw_text(item, params),
                           _safe_source_id(record))
-    except RecursionError:  # the decoder accepted the nesting, but walking it (to_plain, meta JSON) goes deeper
+    except RecursionError:  # the decoder accepted the nesting, but walking it (json_plain_value, meta JSON) goes deeper
         raw = excerpt(item.raw, params.raw_excerpt_chars) if item.raw is not None else None
         return reject_row(source, item.location, fmt, R.NESTING_TOO_DEEP,
                           "a field is nested too deeply to convert (Python recursion limit)", raw, None)
@@ -98,7 +98,7 @@ def _sample_row(item: Item, source: str, fmt: Optional[RecordFormat], params: In
     _check_fits(record, fmt)
     messages, meta, source_id = fmt.to_conversation(record)
     validate_conversation(messages, params)
-    meta_text = meta_json(to_plain(meta))
+    meta_text = meta_json(json_plain_value(meta))
     check_meta_size(meta_text, params)
     identity = _sample_id_or_reject(messages)
     _check_encodable(meta_text, "meta")
@@ -183,7 +183,7 @@ def approx_size(value) -> int:
 def _raw_text(item: Item, params: IngestParams) -> str:
     if item.raw is not None:
         return excerpt(item.raw, params.raw_excerpt_chars)
-    text = json.dumps(to_plain(item.record), ensure_ascii=False, default=_bytes_as_text)
+    text = json.dumps(json_plain_value(item.record), ensure_ascii=False, default=_bytes_as_text)
     return excerpt(text, params.raw_excerpt_chars)
 
 

@@ -12,8 +12,7 @@ from postmix.errors import ConstraintError
 from postmix.select.baselines import (deita_select, kcenter_select, longest_order, quality_order, random_order,
                                       take_in_order)
 from postmix.select.constraints import (ConstraintState, ResolvedQuotas, candidate_mask, check_eligible,
-                                        check_feasibility, eligibility,
-                                        parse_quota, quota_violations, resolve_quotas)
+                                        check_feasibility, eligibility, quota_violations, resolve_quotas)
 from postmix.select.distributed import randgreedi, use_distributed
 from postmix.select.greedy import run_greedy
 from postmix.select.measure import measured
@@ -27,7 +26,7 @@ __all__ = ["LabelGraph", "SelectParams", "SelectionPool", "SelectionResult", "pr
 
 def prepare_constraints(pool: SelectionPool, params: SelectParams) -> tuple[ResolvedQuotas, np.ndarray]:
     """Parse, resolve and check the quotas and build the candidate mask; raises before any selection work."""
-    quotas = tuple(parse_quota(text) for text in params.quotas)
+    quotas = params.parsed_quotas
     resolved = resolve_quotas(quotas, params)
     mask = candidate_mask(pool, params)
     check_eligible(eligibility(pool, params, mask), params)

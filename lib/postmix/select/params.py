@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Optional
 
 from postmix.errors import ConfigError
-from postmix.select.quota import parse_quotas
+from postmix.select.quota import Quota, parse_quotas
 
 METHODS = ("mig", "random", "quality", "longest", "deita", "kcenter", "mig-gradient")
 PHIS = ("power", "exp")
 DISTRIBUTED_MODES = ("auto", "on", "off")
+BUDGET_MISSING = "select needs a budget: --budget N, --budget-tokens N or select.budget in the config"
 
 # The single-node path holds, per candidate row, its propagated information row (about 4 labels x graph degree
 # ~10 = ~40 non-zeros x 12 bytes as float64 + int32 index), the id string, group values and a heap entry: about
@@ -71,7 +72,13 @@ class SelectParams:
         _require(self.partitions is None or self.partitions >= 1, "select.partitions must be >= 1")
         _require(0.0 < self.deita_threshold <= 1.0, "select.deita_threshold must be in (0, 1]")
         _require(self.top_labels >= 1, "select.top_labels must be >= 1")
-        parse_quotas(self.quotas)  # the syntax is known now: refuse a bad quota before any stage runs
+        # Parsed once, here: a bad quota is refused before any stage runs, and every user reads `parsed_quotas`.
+        # Kept outside the dataclass fields, so the text stays what fingerprints, records and reports show.
+        object.__setattr__(self, "_parsed_quotas", parse_quotas(self.quotas))
+
+    @property
+    def parsed_quotas(self) -> tuple[Quota, ...]:
+        return self._parsed_quotas
 
     @property
     def budget_in_tokens(self) -> bool:
@@ -81,6 +88,13 @@ class SelectParams:
     def budget_amount(self) -> float:
         """The budget in its own unit: samples or tokens."""
         return float(self.budget_tokens if self.budget_in_tokens else self.budget)
+
+
+def require_select_params(params: Optional[SelectParams], stage: str = "select") -> SelectParams:
+    """The select section, which select and every stage measuring its result need (it holds the budget)."""
+    if params is None:
+        raise ConfigError(BUDGET_MISSING if stage == "select" else f"{stage}: {BUDGET_MISSING}")
+    return params
 
 
 def _require(condition: bool, message: str) -> None:

@@ -34,15 +34,17 @@ def run_annotate(spark, config, force: bool = False) -> StageOutcome:
     spec = StageSpec("annotate", params, current, INPUTS)
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda: annotate(spark, config.warehouse, run_id, params, current), force)
+                     lambda _inputs: annotate(spark, config.warehouse, run_id, params, current), force)
 
 
-def pending_samples(spark, warehouse: str, current: str):
+def samples_to_annotate(spark, warehouse: str, current: str):
     """Samples with no annotation for the current fingerprint (incremental: new samples, or changed models)."""
     samples = read_table(spark, warehouse, "samples").select("sample_id", "messages", "meta")
     if not table_exists(spark, table_path(warehouse, "annotations")):
         return samples
-    done = read_table(spark, warehouse, "annotations").where(f"annotate_fingerprint = '{current}'")
+    from pyspark.sql import functions as F
+
+    done = read_table(spark, warehouse, "annotations").where(F.col("annotate_fingerprint") == F.lit(current))
     return samples.join(done.select("sample_id"), "sample_id", "left_anti")
 
 
@@ -53,7 +55,7 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
         ship_local_file(spark, path)
     if params.quality_model:  # the calibration travels with the model (SparkFiles puts both in one folder)
         ship_local_file(spark, str(calibration_path(Path(params.quality_model))))
-    pending = pending_samples(spark, warehouse, current)
+    pending = samples_to_annotate(spark, warehouse, current)
     total = read_table(spark, warehouse, "samples").count()
     out_schema = spark_schema("annotations")
     rows = pending.mapInPandas(_annotate_fn(params, current, run_id), out_schema)
@@ -72,7 +74,7 @@ def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict) ->
     try:
         counts["samples_pending"] = rows.count()
         if counts["samples_pending"]:
-            update_all = {c: f"s.`{c}`" for c in out_schema.fieldNames() if c != "sample_id"}
+            update_all = {c: F.col(f"s.{c}") for c in out_schema.fieldNames() if c != "sample_id"}
             merge_rows(spark, rows, warehouse, "annotations", when_matched_update=update_all)
             for row in rows.groupBy("task").count().collect():
                 counts[f"task.{row['task']}"] = row["count"]

@@ -39,15 +39,17 @@ def run_embed(spark, config, force: bool = False) -> StageOutcome:
     spec = StageSpec("embed", params, fingerprint(params, encoder.fingerprint), INPUTS)
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda: embed(spark, config.warehouse, run_id, params, encoder.fingerprint), force)
+                     lambda _inputs: embed(spark, config.warehouse, run_id, params, encoder.fingerprint), force)
 
 
-def pending_samples(spark, warehouse: str, params: EmbedParams, model_fp: str):
+def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str):
     samples = read_table(spark, warehouse, "samples").select("sample_id", "messages")
     if not table_exists(spark, table_path(warehouse, "embeddings")):
         return samples
+    from pyspark.sql import functions as F
+
     current = (read_table(spark, warehouse, "embeddings")
-               .where(f"model = '{_quote(params.model)}' AND model_fingerprint = '{_quote(model_fp)}'"))
+               .where((F.col("model") == F.lit(params.model)) & (F.col("model_fingerprint") == F.lit(model_fp))))
     return samples.join(current.select("sample_id"), "sample_id", "left_anti")
 
 
@@ -57,14 +59,15 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str
     from postmix.storage.spark_schema import spark_schema
 
     ship_local_file(spark, params.model)
-    pending = pending_samples(spark, warehouse, params, model_fp)
+    pending = samples_to_embed(spark, warehouse, params, model_fp)
     partitions = max(2, spark.sparkContext.defaultParallelism)
     ordered = pending.repartition(partitions, "sample_id").sortWithinPartitions("sample_id")
     rows = ordered.mapInPandas(_embed_fn(params, run_id, model_fp), spark_schema("embeddings")).persist()
     try:
         counts = {"samples_total": read_table(spark, warehouse, "samples").count(), "samples_embedded": rows.count()}
         if counts["samples_embedded"]:
-            update = {c: f"s.`{c}`" for c in spark_schema("embeddings").fieldNames() if c not in ("sample_id", "model")}
+            update = {c: F.col(f"s.{c}") for c in spark_schema("embeddings").fieldNames()
+                      if c not in ("sample_id", "model")}
             merge_rows(spark, rows, warehouse, "embeddings", when_matched_update=update)
             stats = rows.agg(F.sum(F.col("truncated").cast("int")).alias("truncated"),
                              F.sum(F.col("vector").isNull().cast("int")).alias("no_vector")).first()
@@ -94,6 +97,3 @@ def _embed_fn(params: EmbedParams, run_id: str, model_fp: str):
 
     return embed_batches
 
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")

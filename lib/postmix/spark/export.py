@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from postmix.errors import InputError
 from postmix.export import ExportParams, ExportSummary, export_mixture
-from postmix.spark.select import sql_text
-from postmix.storage.delta import read_table
+from postmix.storage.delta import read_table, run_slice
 
 
 def read_mixture(spark, warehouse: str, run_id: str):
     """The run's mixtures slice as pandas, by rank (InputError when the run has none)."""
-    rows = (read_table(spark, warehouse, "mixtures").where(f"run_id = '{sql_text(run_id)}'")
+    rows = (read_table(spark, warehouse, "mixtures").where(run_slice(run_id))
             .orderBy("rank", "sample_id").toPandas())
     if rows.empty:
         raise InputError(f"export: run {run_id!r} has no rows in {warehouse.rstrip('/')}/mixtures: run "

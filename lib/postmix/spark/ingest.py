@@ -64,7 +64,7 @@ def run_ingest(spark, config, force: bool = False) -> StageOutcome:
     )
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda: ingest(spark, config.warehouse, run_id, splits, deltas, config.ingest), force)
+                     lambda _inputs: ingest(spark, config.warehouse, run_id, splits, deltas, config.ingest), force)
 
 
 def inputs_fingerprint(splits, deltas: list[DeltaSource]) -> str:
@@ -251,7 +251,9 @@ def count_existing(spark, warehouse: str, samples) -> int:
 
 def merge_samples(spark, warehouse: str, samples) -> int:
     """Insert new samples; for known ones add the new holders to `sources` (nothing else changes)."""
-    union = "array_sort(array_distinct(concat(t.sources, s.sources)))"
+    from pyspark.sql import functions as F
+
+    union = F.array_sort(F.array_distinct(F.concat(F.col("t.sources"), F.col("s.sources"))))
     return merge_rows(spark, samples, warehouse, "samples",
                       when_matched_update={"sources": union},
-                      matched_condition=f"NOT ({union} <=> t.sources)")
+                      matched_condition=~union.eqNullSafe(F.col("t.sources")))

@@ -9,51 +9,69 @@ was read, so the mixture can be rebuilt by time travel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from postmix.errors import InputError
 from postmix.mixture import MetricsInputs, compare_with_random, metrics_frame, rows_of, verdict_of
+from postmix.mixture.params import MixtureParams
 from postmix.params import fingerprint
-from postmix.spark.select import (TableSnapshot, check_single_fit, collect_pool, group_columns_for, pool_rows,
-                                  read_label_space, require_select_params, select_inputs, snapshot_for, sql_text)
+from postmix.select.params import SelectParams, require_select_params
+from postmix.spark.pool import (check_single_fit, collect_pool, group_columns_for, pool_rows, pool_tables,
+                                read_label_space)
+from postmix.spark.snapshot import TableSnapshot, snapshot_for
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
-from postmix.storage.delta import replace_slice, table_versions
+from postmix.storage.delta import replace_slice, run_slice
 
 PROVENANCE_TABLES = ("samples", "annotations", "embeddings", "sample_labels", "label_graph", "selections")
 MIXTURE_INPUTS = ("selections", "embeddings")  # the select stage's inputs are pinned by its own record
 
 
+@dataclass(frozen=True)
+class MixtureRun:
+    """What the mixture body needs besides its tables."""
+
+    params: MixtureParams
+    select: SelectParams
+    embed_model: str  # the metrics measure the pool with this model's vectors
+    run_id: str
+    config_fingerprint: str  # written on every mixture row
+
+
 def run_mixture(spark, config, force: bool = False) -> StageOutcome:
-    select_params = require_select_params(config, "mixture")
-    params_fp = fingerprint(config.mixture, select_params, config.embed.model)
-    spec = StageSpec("mixture", config.mixture, params_fp, MIXTURE_INPUTS, run_scoped=True)
-    run_id = config.effective_run_id
-    return run_stage(spark, config.warehouse, run_id, spec, lambda: mixture_stage(spark, config, run_id), force)
+    run = MixtureRun(config.mixture, require_select_params(config.select, "mixture"), config.embed.model,
+                     config.effective_run_id, config.result_fingerprint)
+    params_fp = fingerprint(run.params, run.select, run.embed_model)
+    spec = StageSpec("mixture", run.params, params_fp, MIXTURE_INPUTS, run_scoped=True)
+    return run_stage(spark, config.warehouse, run.run_id, spec,
+                     lambda inputs: mixture_stage(mixture_snapshot(inputs, run), run), force)
 
 
-def mixture_snapshot(spark, warehouse: str, run_id: str, select_params) -> TableSnapshot:
-    """The select stage's inputs at the versions it read, plus embeddings and selections as they are now."""
-    tables = select_inputs(select_params) + tuple(t for t in MIXTURE_INPUTS if t not in select_inputs(select_params))
-    snapshot = snapshot_for(spark, warehouse, run_id, "select", tables)
-    current = table_versions(spark, warehouse, ["selections"])  # the select stage wrote it after its record
-    return TableSnapshot(spark, warehouse, {**snapshot.versions, **current})
+def mixture_snapshot(inputs: TableSnapshot, run: MixtureRun) -> TableSnapshot:
+    """The select stage's inputs at the versions it read, plus embeddings and selections as they are now
+    (`inputs`: the mixture stage's own inputs at the versions it recorded)."""
+    pooled = pool_tables(run.select)
+    tables = pooled + tuple(t for t in MIXTURE_INPUTS if t not in pooled)
+    pinned = snapshot_for(inputs.spark, inputs.warehouse, run.run_id, "select", tables)
+    # the select stage wrote selections after its record: the version the mixture stage recorded is the one
+    return pinned.merged({t: v for t, v in inputs.versions.items() if t == "selections"})
 
 
-def mixture_stage(spark, config, run_id: str) -> StageOutcome:
-    select_params = require_select_params(config, "mixture")
-    tables = mixture_snapshot(spark, config.warehouse, run_id, select_params)
+def mixture_stage(tables: TableSnapshot, run: MixtureRun) -> StageOutcome:
+    spark, warehouse, run_id = tables.spark, tables.warehouse, run.run_id
     selected = read_selection(tables, run_id)
-    rows = mixture_rows(tables, run_id, config.result_fingerprint)
+    rows = mixture_rows(tables, run_id, run.config_fingerprint)
     written = rows.count()
     if written != len(selected):
         raise InputError(f"mixture: {len(selected) - written} selected samples of run {run_id!r} are missing from "
                          "samples or annotations at the versions the select stage read")
-    where = f"run_id = '{sql_text(run_id)}'"
-    replace_slice(spark, rows, config.warehouse, "mixtures", where)
-    metrics = measure(tables, config, select_params, selected)
+    where = run_slice(run_id)
+    replace_slice(spark, rows, warehouse, "mixtures", where)
+    metrics = measure(tables, run, selected)
     metrics.insert(0, "run_id", run_id)
-    replace_slice(spark, spark.createDataFrame(metrics), config.warehouse, "mixture_metrics", where)
-    message = mixture_message(written, f"{config.warehouse.rstrip('/')}/mixtures", run_id, metrics)
+    replace_slice(spark, spark.createDataFrame(metrics), warehouse, "mixture_metrics", where)
+    message = mixture_message(written, f"{warehouse.rstrip('/')}/mixtures", run_id, metrics)
     return StageOutcome(counts={"mixture_rows": written, "metrics": len(metrics)},
                         outputs=["mixtures", "mixture_metrics"], message=message)
 
@@ -69,7 +87,7 @@ def mixture_message(written: int, table: str, run_id: str, metrics) -> str:
 
 def read_selection(tables: TableSnapshot, run_id: str) -> list[str]:
     """The run's selected sample ids in rank order (InputError when the run has no selection)."""
-    rows = (tables.read("selections").where(f"run_id = '{sql_text(run_id)}'")
+    rows = (tables.read("selections").where(run_slice(run_id))
             .select("sample_id", "rank").orderBy("rank").collect())
     if not rows:
         raise InputError(f"mixture: run {run_id!r} has no rows in selections: run `postmix select` first")
@@ -82,7 +100,7 @@ def mixture_rows(tables: TableSnapshot, run_id: str, config_fp: str):
 
     versions = [item for table in PROVENANCE_TABLES if tables.has(table)
                 for item in (F.lit(table), F.lit(tables.versions[table]).cast("bigint"))]
-    selection = (tables.read("selections").where(f"run_id = '{sql_text(run_id)}'")
+    selection = (tables.read("selections").where(run_slice(run_id))
                  .select("run_id", "sample_id", "rank", "gain", "top_labels"))
     samples = tables.read("samples").select("sample_id", "messages", "source", "source_id", "sources")
     annotations = tables.read("annotations").select("sample_id", "task", "quality", "language")
@@ -91,12 +109,12 @@ def mixture_rows(tables: TableSnapshot, run_id: str, config_fp: str):
             .withColumn("input_versions", F.create_map(*versions)))
 
 
-def measure(tables: TableSnapshot, config, select_params, selected: list[str]):
+def measure(tables: TableSnapshot, run: MixtureRun, selected: list[str]):
     """compare_with_random on the select stage's pool (with embeddings) -> the metrics frame."""
     labels = read_label_space(tables)
     check_single_fit(tables, labels.fit_id)
-    groups = group_columns_for(select_params, tables)
-    pool = collect_pool(pool_rows(tables, select_params, labels, groups, config.embed.model), labels, groups)
-    inputs = MetricsInputs(pool, labels.graph, select_params, pool.groups["task"])
-    comparison = compare_with_random(inputs, rows_of(pool, np.asarray(selected)), config.mixture)
+    groups = group_columns_for(run.select, tables)
+    pool = collect_pool(pool_rows(tables, run.select, labels, groups, run.embed_model), labels, groups)
+    inputs = MetricsInputs(pool, labels.graph, run.select, pool.groups["task"])
+    comparison = compare_with_random(inputs, rows_of(pool, np.asarray(selected)), run.params)
     return metrics_frame(comparison)

@@ -18,8 +18,7 @@ import pandas as pd
 
 from postmix.errors import ConstraintError, SchemaError
 from postmix.select import SelectionResult
-from postmix.select.constraints import (NO_NEAR_DUPLICATE_COLUMN, GroupSupply, check_supply, parse_quota,
-                                        resolve_quotas)
+from postmix.select.constraints import NO_NEAR_DUPLICATE_COLUMN, GroupSupply, check_supply, resolve_quotas
 from postmix.select.distributed import finish_randgreedi, local_greedy, partition_count, partition_ids
 from postmix.select.frames import FRAME_COLUMNS, pool_from_frame
 from postmix.select.measure import measured
@@ -33,7 +32,7 @@ PART, LOCAL_RANK = "_part", "_local_rank"
 def randgreedi_select(df, graph: LabelGraph, params: SelectParams, group_columns: tuple[str, ...] = ()) -> SelectionResult:
     """Select from a Spark DataFrame of pool rows with RandGreeDi; only partition picks reach the driver."""
     _check_columns(df, group_columns)
-    quotas = tuple(parse_quota(text) for text in params.quotas)
+    quotas = params.parsed_quotas
     resolved = resolve_quotas(quotas, params)
     eligible = eligible_rows(df, params)
     check_supply(quotas, resolved, spark_supply(df, eligible, quotas, params), set(group_columns))

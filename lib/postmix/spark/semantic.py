@@ -35,7 +35,7 @@ def run_semantic(spark, config, force: bool = False) -> StageOutcome:
     spec = StageSpec("semantic", params, fingerprint(params, encoder.fingerprint), INPUTS)
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda: semantic(spark, config.warehouse, run_id, params, embed_params, encoder), force)
+                     lambda _inputs: semantic(spark, config.warehouse, run_id, params, embed_params, encoder), force)
 
 
 def valid_vectors(spark, warehouse: str, model: str, model_fp: str, dim: int):

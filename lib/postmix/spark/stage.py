@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from postmix.errors import PostmixError
 from postmix.runinfo import PeakRss, code_version
+from postmix.spark.snapshot import TableSnapshot
 from postmix.storage.delta import commit_metadata, recorded_outputs_missing, table_versions
 from postmix.storage.runs import (RunRecord, params_json, previous_record, succeeded_elsewhere, utcnow,
                                   write_record)
@@ -38,8 +39,11 @@ class StageSpec:
 
 
 def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
-              body: Callable[[], StageOutcome], force: bool = False) -> StageOutcome:
-    """Run `body` as stage `spec.name` of `run_id`, or skip it when the same work already succeeded."""
+              body: Callable[[TableSnapshot], StageOutcome], force: bool = False) -> StageOutcome:
+    """Run `body` as stage `spec.name` of `run_id`, or skip it when the same work already succeeded.
+
+    `body` is handed the stage's inputs at the versions recorded for it (so what it reads is what `runs` says it
+    read, without reading its own record back)."""
     input_versions = table_versions(spark, warehouse, list(spec.inputs))
     input_fp = spec.input_fingerprint or _versions_fingerprint(input_versions)
     previous = previous_record(spark, warehouse, run_id, spec.name)
@@ -61,7 +65,7 @@ def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
     started = time.perf_counter()
     try:
         with PeakRss() as memory, commit_metadata(spark, run_id, spec.name):
-            outcome = body()
+            outcome = body(TableSnapshot(spark, warehouse, dict(input_versions)))
     except BaseException as exc:
         record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
         _finish(spark, warehouse, record, started, None)

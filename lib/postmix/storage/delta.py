@@ -3,7 +3,8 @@
 Every commit carries the run id and stage in its commit metadata (userMetadata). Writes are whole Delta commits,
 so a killed job leaves the previous version intact; merges on the table's declared keys make reruns idempotent.
 Concurrent writers are serialised by Delta's optimistic concurrency: a conflicting merge is retried (it is
-idempotent), and a conflict that persists becomes a StorageError.
+idempotent), and a conflict that persists becomes a StorageError. Conflicts are told by exception type
+(delta.exceptions); conditions and keys are pyspark Column expressions, never SQL text with quoted values.
 
 There is deliberately no blind append: an append retried after a kill or a conflict would duplicate rows, so
 "append new rows" is `merge_rows` without an update clause (insert keys not yet present), which a rerun leaves
@@ -17,14 +18,23 @@ import re
 import time
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Iterator
+from functools import reduce
+from typing import TYPE_CHECKING, Iterator
 
 from postmix.errors import SchemaError, StorageError
-from postmix.storage.schema import load_schema
+from postmix.schemas.declared import load_schema
 from postmix.storage.tables import table_path, writer_of
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 CONFLICT_RETRIES = 5
+# Two jobs creating one table at once: the loser finds the winner's _delta_log (before or after its first commit) at
+# the location. delta-spark gives these cases no exception type, only Spark's error condition, so they are told by
+# that (the one fallback: every commit conflict has its type in delta.exceptions).
+CREATION_RACE_CONDITIONS = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_LOG_ALREADY_EXISTS",
+                            "DELTA_TABLE_ALREADY_EXISTS", "DELTA_FILE_ALREADY_EXISTS")
 # Tables this process has created or checked already: each costs a snapshot read, so do it once per process.
 _CHECKED: set[str] = set()
 
@@ -72,6 +82,7 @@ def ensure_table(spark, warehouse: str, table: str) -> str:
     path = table_path(warehouse, table)
     if path in _CHECKED and table_exists(spark, path):
         return path
+    _conflict_types()  # as in _commit_with_retries: a lost creation race must arrive typed
     for attempt in range(CONFLICT_RETRIES):
         try:
             DeltaTable.createIfNotExists(spark).location(path).addColumns(spark_schema(table)).execute()
@@ -115,17 +126,17 @@ def conform(df, table: str):
     return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in declared.fields])
 
 
-def merge_rows(spark, df, warehouse: str, table: str, when_matched_update: dict[str, str] | None = None,
-               matched_condition: str | None = None) -> int:
+def merge_rows(spark, df, warehouse: str, table: str, when_matched_update: dict[str, Column] | None = None,
+               matched_condition: Column | None = None) -> int:
     """MERGE rows into the table on its declared keys: insert new keys, optionally update matched ones.
 
+    The table is aliased `t` and the rows `s` (`F.col("s.x")` in `when_matched_update` and `matched_condition`).
     Returns the table version after the commit. Safe to retry and to rerun: the same rows give the same table.
     """
     from delta.tables import DeltaTable
 
     path = ensure_table(spark, warehouse, table)
-    keys = load_schema(table).keys
-    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    condition = keys_match(load_schema(table).keys)
     rows = conform(df, table)
 
     def merge() -> None:
@@ -137,12 +148,32 @@ def merge_rows(spark, df, warehouse: str, table: str, when_matched_update: dict[
     return _commit_with_retries(spark, table, path, merge)
 
 
-def replace_slice(spark, df, warehouse: str, table: str, predicate: str) -> int:
-    """Atomically replace the rows matching `predicate` (e.g. one run's selection) with `df`."""
+def keys_match(keys: tuple[str, ...]) -> Column:
+    """The merge condition: every key of the target `t` equals the source's `s`."""
+    from pyspark.sql import functions as F
+
+    return reduce(lambda a, b: a & b, [F.col(f"t.{k}") == F.col(f"s.{k}") for k in keys])
+
+
+def run_slice(run_id: str) -> Column:
+    """The rows of one run (selections, mixtures, mixture_metrics and runs are keyed by run_id first)."""
+    from pyspark.sql import functions as F
+
+    return F.col("run_id") == F.lit(run_id)
+
+
+def replace_slice(spark, df, warehouse: str, table: str, where: Column) -> int:
+    """Atomically replace the rows matching `where` (e.g. one run's selection) with `df`: one Delta commit, the
+    same `replaceWhere` overwrite as `mode("overwrite").option("replaceWhere", ...)`, with the condition as a
+    Column (rows of `df` outside it are refused by Delta)."""
     path = ensure_table(spark, warehouse, table)
     rows = conform(df, table)
-    return _commit_with_retries(spark, table, path, lambda: rows.write.format("delta").mode("overwrite")
-                                .option("replaceWhere", predicate).save(path))
+    return _commit_with_retries(spark, table, path, lambda: rows.writeTo(path_identifier(path)).overwrite(where))
+
+
+def path_identifier(path: str) -> str:
+    """The path-based table name delta.`<path>` (a backtick inside a quoted identifier is written twice)."""
+    return "delta.`" + path.replace("`", "``") + "`"
 
 
 def overwrite_table(spark, df, warehouse: str, table: str) -> int:
@@ -155,6 +186,7 @@ def overwrite_table(spark, df, warehouse: str, table: str) -> int:
 
 def _commit_with_retries(spark, table: str, path: str, write) -> int:
     """Run one idempotent Delta write; retry it on a concurrency conflict; return the version it committed."""
+    _conflict_types()  # the JVM's conflicts must arrive as delta.exceptions types from the first write on
     for attempt in range(CONFLICT_RETRIES):
         try:
             write()
@@ -240,19 +272,34 @@ def _after_commit(spark, table: str) -> None:
     crash_point_reached(stage, table)
 
 
+def _conflict_types() -> tuple[type, ...]:
+    """Delta's commit conflicts, as the Python types delta-spark raises (importing delta.exceptions also installs
+    its translation of the JVM's exceptions into these types)."""
+    from delta import exceptions as dx
+
+    return (dx.DeltaConcurrentModificationException, dx.ConcurrentWriteException, dx.MetadataChangedException,
+            dx.ProtocolChangedException, dx.ConcurrentAppendException, dx.ConcurrentDeleteReadException,
+            dx.ConcurrentDeleteDeleteException, dx.ConcurrentTransactionException)
+
+
 def _is_conflict(exc: Exception) -> bool:
-    text = f"{type(exc).__name__}: {exc}"
-    # DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION: another job is creating the same table (its _delta_log exists,
-    # its first commit not yet); seen when two ingests start together on a new warehouse.
-    return any(word in text for word in ("Concurrent", "conflict", "DELTA_CONCURRENT", "already exists",
-                                         "PROTOCOL_CHANGED", "MetadataChanged",
-                                         "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"))
+    """A concurrent writer got there first: a Delta commit conflict, or a lost creation race (another job is
+    creating the same table: its _delta_log exists, its first commit not yet; seen when two ingests start together
+    on a new warehouse)."""
+    return isinstance(exc, _conflict_types()) or _error_condition(exc) in CREATION_RACE_CONDITIONS
+
+
+def _error_condition(exc: Exception) -> str | None:
+    """Spark's error condition (error class) of a PySpark exception, None for any other exception."""
+    condition = getattr(exc, "getCondition", None)
+    return condition() if callable(condition) else None
 
 
 def _storage_error(table: str, path: str, exc: Exception) -> Exception:
-    if "_delta_log" in str(exc) and not _is_conflict(exc):
+    conflict = _is_conflict(exc)
+    if "_delta_log" in str(exc) and not conflict:
         return damaged_table_error(table, path, exc)
-    if _is_conflict(exc):
+    if conflict:
         return StorageError(
             f"table {table!r} at {path}: another job kept committing conflicting changes; "
             f"nothing was written by this attempt, rerun it ({type(exc).__name__})"

@@ -18,19 +18,44 @@ from postmix.storage.tables import table_path
 
 RUNS = "runs"
 MERGED_ATTEMPTS = "merged_attempts"
-# Two processes running the same (run_id, stage) at once (two identical commands): the one that finishes second
-# finds the first one's succeeded record of the same work, finished after it started. Its counts alone would tell
-# half the story (the first found the samples new, the second found them present), so the counts are summed and
-# `merged_attempts` says how many processes they add up.
-_CONCURRENT_SUCCESS = ("t.status = 'succeeded' AND s.status = 'succeeded' AND t.finished_at >= s.started_at "
-                       "AND t.params_fingerprint = s.params_fingerprint AND t.input_fingerprint <=> s.input_fingerprint")
-_SUMMED_COUNTS = (f"map_zip_with(t.counts, map_concat(s.counts, map('{MERGED_ATTEMPTS}', 1L)), (k, a, b) -> "
-                  f"CASE WHEN k = '{MERGED_ATTEMPTS}' THEN coalesce(a, 1L) + coalesce(b, 0L) "
-                  "ELSE coalesce(a, 0L) + coalesce(b, 0L) END)")
-_UPDATE_ALL = {c: f"s.`{c}`" for c in (
-    "status", "attempt", "params_fingerprint", "input_fingerprint", "code_version", "params", "input_versions",
-    "output_versions", "counts", "started_at", "finished_at", "duration_s", "peak_rss_mb", "error")}
-_UPDATE_ALL["counts"] = f"CASE WHEN {_CONCURRENT_SUCCESS} THEN {_SUMMED_COUNTS} ELSE s.`counts` END"
+UPDATED_COLUMNS = ("status", "attempt", "params_fingerprint", "input_fingerprint", "code_version", "params",
+                   "input_versions", "output_versions", "counts", "started_at", "finished_at", "duration_s",
+                   "peak_rss_mb", "error")
+
+
+def _concurrent_success():
+    """Two processes running the same (run_id, stage) at once (two identical commands): the one that finishes
+    second finds the first one's succeeded record of the same work, finished after it started."""
+    from pyspark.sql import functions as F
+
+    t, s = (lambda c: F.col(f"t.{c}")), (lambda c: F.col(f"s.{c}"))
+    return ((t("status") == F.lit("succeeded")) & (s("status") == F.lit("succeeded"))
+            & (t("finished_at") >= s("started_at")) & (t("params_fingerprint") == s("params_fingerprint"))
+            & t("input_fingerprint").eqNullSafe(s("input_fingerprint")))
+
+
+def _summed_counts():
+    """The first one's counts alone would tell half the story (it found the samples new, the second found them
+    present), so the counts are summed and `merged_attempts` says how many processes they add up."""
+    from pyspark.sql import functions as F
+
+    one = F.lit(1).cast("bigint")
+    ours = F.map_concat(F.col("s.counts"), F.create_map(F.lit(MERGED_ATTEMPTS), one))
+
+    def add(key, theirs_value, ours_value):
+        attempts = F.coalesce(theirs_value, one) + F.coalesce(ours_value, F.lit(0).cast("bigint"))
+        counts = F.coalesce(theirs_value, F.lit(0).cast("bigint")) + F.coalesce(ours_value, F.lit(0).cast("bigint"))
+        return F.when(key == F.lit(MERGED_ATTEMPTS), attempts).otherwise(counts)
+
+    return F.map_zip_with(F.col("t.counts"), ours, add)
+
+
+def _update_all() -> dict:
+    from pyspark.sql import functions as F
+
+    update = {c: F.col(f"s.{c}") for c in UPDATED_COLUMNS}
+    update["counts"] = F.when(_concurrent_success(), _summed_counts()).otherwise(F.col("s.counts"))
+    return update
 
 
 @dataclass
@@ -65,8 +90,10 @@ def previous_record(spark, warehouse: str, run_id: str, stage: str) -> dict[str,
     path = table_path(warehouse, RUNS)
     if not table_exists(spark, path):
         return None
+    from pyspark.sql import functions as F
+
     rows = (spark.read.format("delta").load(path)
-            .where(f"run_id = '{_quote(run_id)}' AND stage = '{_quote(stage)}'").collect())
+            .where((F.col("run_id") == F.lit(run_id)) & (F.col("stage") == F.lit(stage))).collect())
     return rows[0].asDict(recursive=True) if rows else None
 
 
@@ -76,10 +103,11 @@ def succeeded_elsewhere(spark, warehouse: str, stage: str, params_fp: str, input
     path = table_path(warehouse, RUNS)
     if not table_exists(spark, path):
         return None
-    rows = (spark.read.format("delta").load(path)
-            .where(f"stage = '{_quote(stage)}' AND status = 'succeeded' AND params_fingerprint = '{_quote(params_fp)}'"
-                   f" AND input_fingerprint = '{_quote(input_fp)}'")
-            .orderBy("finished_at").limit(1).collect())
+    from pyspark.sql import functions as F
+
+    same_work = ((F.col("stage") == F.lit(stage)) & (F.col("status") == F.lit("succeeded"))
+                 & (F.col("params_fingerprint") == F.lit(params_fp)) & (F.col("input_fingerprint") == F.lit(input_fp)))
+    rows = spark.read.format("delta").load(path).where(same_work).orderBy("finished_at").limit(1).collect()
     return rows[0].asDict(recursive=True) if rows else None
 
 
@@ -92,7 +120,7 @@ def write_record(spark, warehouse: str, record: RunRecord) -> None:
     # Tagged like every other write (run_stage writes `running` and the final record outside its own tag), so the
     # commit says which run and stage made it and POSTMIX_CRASH_AFTER=<stage>:runs can fire.
     with commit_metadata(spark, record.run_id, record.stage):
-        merge_rows(spark, df, warehouse, RUNS, when_matched_update=_UPDATE_ALL)
+        merge_rows(spark, df, warehouse, RUNS, when_matched_update=_update_all())
 
 
 def utcnow() -> dt.datetime:
@@ -100,14 +128,10 @@ def utcnow() -> dt.datetime:
 
 
 def params_json(params: Any) -> str:
-    from postmix.params import to_plain
+    from postmix.params import params_to_plain
     from postmix.runinfo import redact_mapping
 
-    plain = to_plain(params)
+    plain = params_to_plain(params)
     if isinstance(plain, dict):
         plain = redact_mapping(plain)
     return json.dumps(plain, sort_keys=True)
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,10 +1,10 @@
-"""Declared table schemas (postmix.storage.schema) as Spark types."""
+"""Declared table schemas (postmix.schemas.declared) as Spark types."""
 
 from __future__ import annotations
 
 from pyspark.sql import types as T
 
-from postmix.storage.schema import DataType, TableSchema, load_schema
+from postmix.schemas.declared import DataType, TableSchema, load_schema
 
 _PRIMITIVE = {
     "string": T.StringType(), "int": T.IntegerType(), "bigint": T.LongType(), "float": T.FloatType(),

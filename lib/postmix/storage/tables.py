@@ -3,7 +3,7 @@ at <warehouse>/<table>."""
 
 from __future__ import annotations
 
-from postmix.storage.schema import load_schema
+from postmix.schemas.declared import load_schema
 
 
 def table_path(warehouse: str, table: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from postmix.config import load_config
 from postmix.errors import ConfigError, SchemaError
 from postmix.params import fingerprint
-from postmix.storage.schema import declared_tables, load_schema, parse_type, to_arrow_schema
+from postmix.schemas.declared import declared_tables, load_schema, parse_type, to_arrow_schema
 
 REPO = Path(__file__).resolve().parents[3]
 

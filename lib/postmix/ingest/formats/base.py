@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from postmix.ingest import reasons as R
-from postmix.ingest.normalize import as_text, shown, to_plain, type_name
+from postmix.ingest.normalize import as_text, json_plain_value, shown, type_name
 from postmix.ingest.reasons import RowRejected
 
 Messages = list[dict]
@@ -67,7 +67,7 @@ def optional_text(record: dict, field: str) -> str:
 def as_list(value: Any, field: str) -> list:
     """A field that must be an array (lists, tuples and numpy arrays from Arrow count); a NaN inside stays a NaN,
     so a NaN content is a wrong type, not a missing field."""
-    value = to_plain(value, keep_nonfinite=True)
+    value = json_plain_value(value, keep_nonfinite=True)
     if not isinstance(value, list):
         raise RowRejected(R.WRONG_TYPE, f"{field} must be an array, got {type_name(value)}")
     return value
@@ -75,7 +75,7 @@ def as_list(value: Any, field: str) -> list:
 
 def id_field_of(record: dict) -> Optional[str]:
     """The first id-like field (see ID_FIELDS) holding an id: not null and not NaN/Infinity (no id at all)."""
-    return next((f for f in ID_FIELDS if to_plain(record.get(f)) is not None), None)
+    return next((f for f in ID_FIELDS if json_plain_value(record.get(f)) is not None), None)
 
 
 def source_id_of(record: dict) -> Optional[str]:
@@ -83,7 +83,7 @@ def source_id_of(record: dict) -> Optional[str]:
     field = id_field_of(record)
     if field is None:
         return None
-    value = to_plain(record[field])
+    value = json_plain_value(record[field])
     return value if isinstance(value, str) else str(value)
 
 
@@ -93,7 +93,7 @@ def build_meta(record: dict, used: frozenset) -> dict:
     meta: dict = {}
     nested = record.get(META_FIELD)
     if isinstance(nested, dict) and META_FIELD not in used:
-        meta.update(to_plain(nested))
+        meta.update(json_plain_value(nested))
     for key, value in record.items():
         if key in used or key == id_field or (key == META_FIELD and isinstance(nested, dict)):
             continue
@@ -102,7 +102,7 @@ def build_meta(record: dict, used: frozenset) -> dict:
 
 
 def _meta_value(value: Any) -> Any:
-    value = to_plain(value)
+    value = json_plain_value(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return value

@@ -3,6 +3,9 @@
 The JSON files are the single source of truth. Column types use Spark's DDL spelling (string, int, bigint, float,
 double, boolean, timestamp, array<T>, struct<a:T,...>, map<K,V>); this module parses them into a small type tree
 that converts to pyarrow here and to Spark types in postmix.storage.spark_schema.
+
+It lives beside the JSON files, in the bottom layer, so that the engine-free cores (which may not import
+`postmix.storage`) derive their Arrow schemas from the same declarations the Delta tables are created from.
 """
 
 from __future__ import annotations
@@ -125,11 +128,21 @@ def to_arrow_schema(schema: TableSchema) -> pa.Schema:
     return pa.schema([pa.field(c.name, to_arrow_type(c.type), nullable=c.nullable) for c in schema.columns])
 
 
+def table_arrow_schema(table: str, without: tuple[str, ...] = ()) -> pa.Schema:
+    """The declared table's columns as Arrow, in declared order, less `without` (columns a stage adds after the
+    engine-free code produced the rest, such as run_id)."""
+    schema = load_schema(table)
+    unknown = sorted(set(without) - set(schema.names))
+    if unknown:
+        raise SchemaError(f"table {table!r} has no columns {unknown}")
+    return pa.schema([field for field in to_arrow_schema(schema) if field.name not in without])
+
+
 def _schema_dir():
     try:
-        return resources.files("postmix.schemas")
-    except ModuleNotFoundError:  # running from a checkout without installing: schemas/ beside lib/
-        return Path(__file__).resolve().parents[3] / "schemas"
+        return resources.files(__package__)
+    except (ModuleNotFoundError, TypeError):  # imported as a plain file, not as postmix.schemas.declared
+        return Path(__file__).resolve().parent
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,87 @@
+"""Delta writes with Column conditions and conflict detection by exception type (postmix.storage)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+
+from postmix.storage import delta as D
+from postmix.storage.runs import RunRecord, previous_record, succeeded_elsewhere, write_record
+from postmix.storage.spark_schema import spark_schema
+
+ODD_RUN = "b'c\\d"  # a quote and a backslash: no SQL text is built from values, so nothing needs quoting
+
+
+def _metrics(spark, run_id: str):
+    return spark.createDataFrame([(run_id, "objective", 1.0, 0.5, "u", "d")], spark_schema("mixture_metrics"))
+
+
+def _run_ids(spark, warehouse: str, table: str) -> list[str]:
+    return sorted(r["run_id"] for r in spark.read.format("delta").load(f"{warehouse}/{table}").collect())
+
+
+def test_replace_slice_replaces_only_the_runs_rows_in_one_commit(spark, tmp_path):
+    warehouse = str(tmp_path / "wh q'x")
+    for run_id in ("a", ODD_RUN, "a"):
+        D.replace_slice(spark, _metrics(spark, run_id), warehouse, "mixture_metrics", D.run_slice(run_id))
+    assert _run_ids(spark, warehouse, "mixture_metrics") == ["a", ODD_RUN]
+    assert D.current_version(spark, f"{warehouse}/mixture_metrics") == 3  # create + one commit per write
+    with pytest.raises(Exception, match="DELTA_REPLACE_WHERE_MISMATCH"):
+        D.replace_slice(spark, _metrics(spark, "other"), warehouse, "mixture_metrics", D.run_slice("a"))
+
+
+def test_concurrent_slice_replacements_are_retried_until_all_commit(spark, tmp_path):
+    warehouse = str(tmp_path / "wh")
+    D.ensure_table(spark, warehouse, "mixture_metrics")
+    errors = []
+
+    def replace(run_id: str) -> None:
+        try:
+            D.replace_slice(spark, _metrics(spark, run_id), warehouse, "mixture_metrics", D.run_slice(run_id))
+        except Exception as exc:  # noqa: BLE001 (collected for the assertion)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=replace, args=(f"t{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and _run_ids(spark, warehouse, "mixture_metrics") == ["t0", "t1", "t2"]
+
+
+class _CreationRace(Exception):
+    """What a lost creation race raises: a captured Spark error with only its condition to tell it by."""
+
+    def getCondition(self) -> str:  # noqa: N802 (PySpark's name)
+        return "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"
+
+
+def test_conflicts_are_told_by_type_and_a_creation_race_by_its_error_condition():
+    from delta.exceptions import ConcurrentAppendException, MetadataChangedException
+
+    assert D._is_conflict(ConcurrentAppendException("x")) and D._is_conflict(MetadataChangedException("x"))
+    assert not D._is_conflict(RuntimeError("Concurrent conflict already exists"))  # words are not a type
+    assert D._is_conflict(_CreationRace("Cannot create table"))
+
+
+def test_runs_lookups_and_the_concurrent_success_sum(spark, tmp_path):
+    warehouse = str(tmp_path / "wh")
+    start = dt.datetime(2026, 1, 1)
+
+    def record(counts: dict, started: dt.datetime, finished: dt.datetime, input_fp: str | None) -> RunRecord:
+        return RunRecord(run_id=ODD_RUN, stage="ingest", status="succeeded", attempt=1, params_fingerprint="p",
+                         input_fingerprint=input_fp, code_version="c", params="{}", started_at=started,
+                         counts=counts, finished_at=finished)
+
+    write_record(spark, warehouse, record({"rows": 3}, start, start + dt.timedelta(seconds=10), None))
+    # a second process of the same work, started before the first finished: its counts add up
+    write_record(spark, warehouse, record({"rows": 4}, start + dt.timedelta(seconds=1),
+                                          start + dt.timedelta(seconds=12), None))
+    assert previous_record(spark, warehouse, ODD_RUN, "ingest")["counts"] == {"rows": 7, "merged_attempts": 2}
+    write_record(spark, warehouse, record({"rows": 1}, start + dt.timedelta(seconds=20),
+                                          start + dt.timedelta(seconds=30), "i'x"))
+    assert previous_record(spark, warehouse, ODD_RUN, "ingest")["counts"] == {"rows": 1}  # a later run replaces
+    assert succeeded_elsewhere(spark, warehouse, "ingest", "p", "i'x")["run_id"] == ODD_RUN
+    assert succeeded_elsewhere(spark, warehouse, "ingest", "p", "other") is None
