@@ -92,6 +92,24 @@ def evaluate(data: dict[str, list[dict]]) -> dict:
     return results
 
 
+def generator_prior_ceiling(data_dir: Path) -> dict:
+    """A reference, not a scorer: each held-out reply scored by the mean judged win of the system that wrote it
+    (meta.generator) over that system's training-part replies. It knows who wrote every reply, which no text
+    scorer is told; it shows how far "recognise the system, know its average" goes on these prompt-disjoint
+    splits, i.e. how much of the judge's order is the writer's identity rather than the reply itself."""
+    out = {}
+    for name in ALPACA_EVAL_DATASETS:
+        rows = [r for r in read(data_dir, name) if r["meta"].get("win_prob_vs_reference") is not None]
+        held = np.array([is_held_out(r) for r in rows])
+        win = np.array([r["meta"]["win_prob_vs_reference"] for r in rows])
+        system = np.array([r["meta"]["generator"] for r in rows])
+        means = {g: win[~held & (system == g)].mean() for g in set(system[~held].tolist())}
+        prior = np.array([means.get(g, win[~held].mean()) for g in system])
+        query = np.array([r["meta"]["instruction_index"] for r in rows])
+        out[SHORT[name]] = metrics.score_report(prior[held], win[held], win[held] >= 0.5, query[held])
+    return out
+
+
 def hh_pairwise(rows: list[dict], turns, score) -> dict:
     s = score(turns)
     by_pair: dict[str, dict[bool, float]] = {}
@@ -136,7 +154,7 @@ def _timed(rows: int, work) -> str:
     return f"{rows / (time.perf_counter() - wall):,.0f} wall / {rows / (time.process_time() - cpu):,.0f} CPU"
 
 
-def markdown(results: dict, speed: dict, counts: dict) -> str:
+def markdown(results: dict, speed: dict, counts: dict, ceiling: dict) -> str:
     lines = ["Held-out rows (quality_split.is_held_out): " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
              "AUC: ROC AUC against judged win (win_prob_vs_reference >= 0.5); pairwise: within-prompt pairs of one "
              "good and one bad answer, ties half; Spearman vs win prob; R^2 len: R^2 of the score on log1p(reply "
@@ -151,6 +169,11 @@ def markdown(results: dict, speed: dict, counts: dict) -> str:
                      f"{r['dolly_vs_t0_auc']:.3f} | {r['hh_pairwise']['accuracy']:.3f} | "
                      f"{a1['r2_on_log_length']:.2f} / {a1['partial_corr_given_length']:.3f} | "
                      f"{a2['r2_on_log_length']:.2f} / {a2['partial_corr_given_length']:.3f} |")
+    a1, a2 = ceiling["ae1"], ceiling["ae2"]
+    lines += ["", "Reference, not a scorer (generator_prior_ceiling: every reply scored by its writer's mean judged win on "
+              "the training prompts; it knows meta.generator, which no scorer sees): "
+              f"ae1 AUC {a1['roc_auc']:.3f}, pairwise {a1['pairwise']['accuracy']:.3f}; "
+              f"ae2 AUC {a2['roc_auc']:.3f}, pairwise {a2['pairwise']['accuracy']:.3f}."]
     lines += ["", *targets(results), ""]
     lines += ["", f"Throughput (rows/s by wall clock / per CPU-second of this process; one process; load average "
               f"{os.getloadavg()[0]:.1f} at the end):", "",
@@ -186,11 +209,13 @@ def main() -> None:
     args = parser.parse_args()
     data = held_out(args.data_dir)
     results, speed = evaluate(data), throughput(data, args.limit)
+    ceiling = generator_prior_ceiling(args.data_dir)
     counts = {name: len(rows) for name, rows in data.items()}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"results": results, "throughput": speed, "rows": counts}, indent=2))
-    print(markdown(results, speed, counts))
+        args.out.write_text(json.dumps({"results": results, "throughput": speed, "rows": counts,
+                                        "generator_prior_ceiling": ceiling}, indent=2))
+    print(markdown(results, speed, counts, ceiling))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ ALLOWED = {
     "spark/ingest.py": (r'groupBy\("kind", "reason"\)\.count\(\)\.collect\(\)',
                         r'select\(F\.countDistinct\("sample_id"\)\)\.first\(\)'),
     "storage/delta.py": (r'history\(1\)\.select\("version"\)\.first\(\)',),
-    "storage/runs.py": (r"where\(f\"run_id = .* AND stage = .*\"\)\.collect\(\)", r"\.limit\(1\)\.collect\(\)"),
+    # one run's rows of one stage (a handful: attempts of that stage), and the first matching success
+    "storage/runs.py": (r'where\(\(F\.col\("run_id"\) == F\.lit\(run_id\)\) & \(F\.col\("stage"\) == F\.lit\(stage\)\)\)'
+                        r'\.collect\(\)', r"\.limit\(1\)\.collect\(\)"),
 }
 DRIVER_READ = re.compile(r"\.(collect|toPandas|toLocalIterator|take|head|first|tail|toArrow)\(")
 
