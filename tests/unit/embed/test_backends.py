@@ -1,4 +1,5 @@
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,11 @@ def test_export_is_built_once_then_reused(tmp_path, monkeypatch):
     second = onnx.ensure_export(None, "d384-aaaa", "onnx-int8")
     assert first == second and first.read_bytes() == b"model" and len(calls) == 1
     assert (first.parent / "export.json").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == [first.parent.name]  # no staging folder left behind
+    assert _folders(tmp_path) == [first.parent.name]  # no staging folder left behind
+
+
+def _folders(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir())
 
 
 def test_a_concurrent_winner_is_used_and_the_loser_cleans_up(tmp_path, monkeypatch):
@@ -92,4 +97,44 @@ def test_a_concurrent_winner_is_used_and_the_loser_cleans_up(tmp_path, monkeypat
 
     monkeypatch.setattr(onnx, "_build", build_while_another_finishes)
     assert onnx.ensure_export(None, "d384-aaaa", "onnx").read_bytes() == b"theirs"
-    assert [p.name for p in tmp_path.iterdir()] == [final.name]
+    assert _folders(tmp_path) == [final.name]
+
+
+def test_a_killed_builds_staging_folder_is_removed_by_the_next_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTMIX_ONNX_CACHE", str(tmp_path))
+    key = onnx.export_key("d384-aaaa", "onnx")
+    dead = tmp_path / f".{key}.k1ll3d"
+    dead.mkdir()
+    (dead / "fp32.onnx").write_bytes(b"half an export")  # SIGKILL mid-build: no finally ran
+    other = tmp_path / f".{onnx.export_key('d384-bbbb', 'onnx')}.live"
+    other.mkdir()  # another export's staging folder is not this build's to remove
+    monkeypatch.setattr(onnx, "_build", _fake_build([]))
+    onnx.ensure_export(None, "d384-aaaa", "onnx")
+    assert _folders(tmp_path) == sorted([key, other.name])
+
+
+def test_concurrent_builders_of_one_export_build_it_once(tmp_path, monkeypatch):
+    """Two processes (fork: they share the monkeypatched builder) ask for the same export at once: one builds while
+    holding the lock, the other waits and reuses it."""
+    import multiprocessing
+    import time
+
+    monkeypatch.setenv("POSTMIX_ONNX_CACHE", str(tmp_path))
+    log = tmp_path / "builds.log"
+
+    def slow_build(st_model, backend, folder: Path) -> None:
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        time.sleep(1.0)
+        (folder / onnx.ONNX_FILE).write_bytes(b"model")
+
+    monkeypatch.setattr(onnx, "_build", slow_build)
+    context = multiprocessing.get_context("fork")
+    procs = [context.Process(target=onnx.ensure_export, args=(None, "d384-aaaa", "onnx")) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    assert len(log.read_text().splitlines()) == 1
+    assert _folders(tmp_path) == [onnx.export_key("d384-aaaa", "onnx")]
