@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     print("|---|---:|---:|---:|---:|")
     if "annotate" in result:
         a = result["annotate"]
-        print(f"| annotate (3 fastText models) | {a['rows']:,} | {a['spark_rows_per_s']:,.0f} | "
+        print(f"| annotate (default models: fastText task + language, LightGBM quality ranker; the plain loop: three fastText models) | {a['rows']:,} | {a['spark_rows_per_s']:,.0f} | "
               f"{a['plain_loop_rows_per_s']:,.0f} | {a['ratio']:.2f}x |")
     if "embed" in result:
         e = result["embed"]
