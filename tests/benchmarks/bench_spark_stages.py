@@ -63,7 +63,8 @@ def embed_subset(source: Path, target: Path, rows: int) -> None:
             handle.write(json.dumps({"id": sid, "messages": [dict(m) for m in messages]}) + "\n")
 
 
-def bench_embed(source: Path, rows: int) -> dict:
+def bench_embed(source: Path, rows: int, backend: str = "torch", batch_size: int = 64) -> dict:
+    from bench_backends import jaccard, near_duplicate_pairs
     from bench_embed import measured_sgemm_gflops
     from sentence_transformers import SentenceTransformer
 
@@ -76,7 +77,8 @@ def bench_embed(source: Path, rows: int) -> dict:
 
     target = source.parent / "wh-embed"
     embed_subset(source, target, rows)
-    config = load_config(None, {"warehouse": str(target / "wh"), "sources": [f"subset={target / 'subset.jsonl'}"]})
+    config = load_config(None, {"warehouse": str(target / "wh"), "sources": [f"subset={target / 'subset.jsonl'}"],
+                                "embed": {"backend": backend, "batch_size": batch_size}})
     run_ingest(build_session(config.spark), config)
     counts, seconds = spark_stage(run_embed, config)
     stored = deltalake.DeltaTable(str(target / "wh" / "embeddings")).to_pandas(columns=["sample_id", "vector"])
@@ -87,15 +89,20 @@ def bench_embed(source: Path, rows: int) -> dict:
     torch.set_num_threads(2)
     model = SentenceTransformer(str(resolve_model_path("all-MiniLM-L6-v2")), device="cpu")
     started = time.perf_counter()
-    reference = model.encode(texts, batch_size=64, normalize_embeddings=True)
+    reference = model.encode(texts, batch_size=batch_size, normalize_embeddings=True)  # the stage's batch size
     plain_s = time.perf_counter() - started
     vectors = np.stack(stored["vector"].to_numpy()).astype(np.float32)
     cosines = np.sum(vectors * reference, axis=1)
     n = counts["samples_embedded"]
     gflop = useful_gflop(model, texts)
-    return {"rows": n, "spark_s": seconds, "spark_rows_per_s": n / seconds, "plain_s": plain_s,
+    threshold = config.semantic.dedup_threshold
+    pairs = near_duplicate_pairs(reference, threshold)
+    return {"backend": backend, "batch_size": batch_size, "rows": n, "spark_s": seconds, "spark_rows_per_s": n / seconds, "plain_s": plain_s,
             "plain_rows_per_s": len(texts) / plain_s, "ratio": (n / seconds) / (len(texts) / plain_s),
-            "min_cosine": float(cosines.min()), "useful_gflop": gflop, "spark_gflop_per_s": gflop / seconds,
+            "min_cosine": float(cosines.min()), "mean_cosine": float(cosines.mean()),
+            "p1_cosine": float(np.percentile(cosines, 1)), "near_dup_threshold": threshold,
+            "near_dup_pairs_plain": len(pairs),
+            "near_dup_jaccard": jaccard(near_duplicate_pairs(vectors, threshold), pairs), "useful_gflop": gflop, "spark_gflop_per_s": gflop / seconds,
             "plain_gflop_per_s": gflop / plain_s, "sgemm_peak_gflop_per_s": measured_sgemm_gflops(2)}
 
 
@@ -116,6 +123,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warehouse", default=str(REPO / ".bench" / "wh-all"))
     parser.add_argument("--embed-rows", type=int, default=10_000)
     parser.add_argument("--stages", default="annotate,embed", help="comma-separated subset of annotate,embed")
+    parser.add_argument("--embed-backend", default="torch", help="embed.backend of the Spark stage (docs/CONFIG.md)")
+    parser.add_argument("--embed-batch-size", type=int, default=64,
+                        help="embed.batch_size of the Spark stage, and the plain encode's batch_size")
     parser.add_argument("--out", default=str(REPO / ".bench" / "spark_stages.json"))
     args = parser.parse_args(argv)
     warehouse = Path(args.warehouse)
@@ -127,7 +137,8 @@ def main(argv=None) -> int:
     if "annotate" in stages:
         result["annotate"] = bench_annotate(warehouse)
     if "embed" in stages:
-        result["embed"] = bench_embed(warehouse, args.embed_rows)
+        result["embed"] = bench_embed(warehouse, args.embed_rows, args.embed_backend,
+                                      args.embed_batch_size)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print("| stage | rows | postmix on Spark (rows/s) | plain single-process loop (rows/s) | ratio |")
     print("|---|---:|---:|---:|---:|")
@@ -137,9 +148,13 @@ def main(argv=None) -> int:
               f"{a['plain_loop_rows_per_s']:,.0f} | {a['ratio']:.2f}x |")
     if "embed" in result:
         e = result["embed"]
-        print(f"| embed (all-MiniLM-L6-v2, user turns) | {e['rows']:,} | {e['spark_rows_per_s']:,.1f} | "
-              f"{e['plain_rows_per_s']:,.1f} | {e['ratio']:.2f}x |")
-        print(f"\nembed: lowest cosine between the stored vectors and plain encode: {e['min_cosine']:.6f}; "
+        print(f"| embed (all-MiniLM-L6-v2, user turns, backend {e['backend']}, batch {e['batch_size']}; plain: float32 torch "
+              f"encode, same batch) | "
+              f"{e['rows']:,} | {e['spark_rows_per_s']:,.1f} | {e['plain_rows_per_s']:,.1f} | {e['ratio']:.2f}x |")
+        print(f"\nembed: cosine between the stored vectors and plain float32 encode: mean {e['mean_cosine']:.6f}, "
+              f"p1 {e['p1_cosine']:.6f}, lowest {e['min_cosine']:.6f}; near-duplicate pairs (cosine >= "
+              f"{e['near_dup_threshold']}) agreeing with plain encode's {e['near_dup_pairs_plain']:,}: Jaccard "
+              f"{e['near_dup_jaccard']:.4f}; "
               f"Spark stage {e['spark_s']:.1f} s, plain encode {e['plain_s']:.1f} s; useful work "
               f"{e['useful_gflop']:,.0f} GFLOP: Spark {e['spark_gflop_per_s']:.1f} GFLOP/s, plain "
               f"{e['plain_gflop_per_s']:.1f} GFLOP/s, against {e['sgemm_peak_gflop_per_s']:.1f} GFLOP/s measured "

@@ -22,12 +22,16 @@ BENCHES = [
     ("Ingest (issue: foundation)", ["tests/benchmarks/bench_ingest.py"]),
     ("Annotate and embed on Spark against plain loops", ["tests/benchmarks/bench_spark_stages.py",
                                                          "--embed-rows", "10000"]),
+    # The bfloat16 backend on Spark against plain float32 encode at the same batch size (fast on AMX CPUs only).
+    ("Embed on Spark with embed.backend torch-bf16 against plain float32 encode", [
+        "tests/benchmarks/bench_spark_stages.py", "--stages", "embed", "--embed-rows", "10000", "--embed-backend",
+        "torch-bf16", "--embed-batch-size", "32", "--out", ".bench/spark_stages_bf16.json"]),
     ("Annotation quality and batch throughput", ["tests/benchmarks/bench_annotate.py", "--limit", "20000"]),
     ("Quality scorers against held-out judgements (issue 12)", ["tests/benchmarks/bench_quality.py",
                                                                   "--out", ".bench/quality/results.json"]),
     ("Embedding path against SentenceTransformer.encode (engine-free)", ["tests/benchmarks/bench_embed.py",
                                                                           "--rows", "2000"]),
-    ("Encoder backends: torch, onnx, onnx-int8 against torch float32 (engine-free)", [
+    ("Encoder backends: torch, torch-bf16, onnx, onnx-int8 against torch float32 (engine-free)", [
         "tests/benchmarks/bench_backends.py", "--rows", "2000"]),
     ("Semantic stage on 100K vectors", ["tests/benchmarks/bench_semantic.py", "--rows", "100000"]),
     ("Selection: lazy greedy against the MIG gradient sampler", [

@@ -15,10 +15,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from postmix.embed.params import DEFAULT_MODEL, EmbedParams
+from postmix.embed.params import DEFAULT_MODEL, ONNX_BACKENDS, EmbedParams
 from postmix.embed.text import recipe_function, recipe_id, truncate_to_tokens
 from postmix.errors import ConfigError, ModelError
 from postmix.schemas.declared import table_arrow_schema
+
+BF16 = "torch-bf16"
+# Bump when the bfloat16 path changes the vectors it gives (it is in the model fingerprint).
+BF16_RECIPE_VERSION = "v1"
 
 PACKAGED_MODEL_NAMES = (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
 
@@ -90,6 +94,8 @@ def _fingerprint(name: str, dim: int, digest: str, backend: str) -> str:
     base = f"{name}:d{dim}:{digest}"
     if backend == "torch":
         return base  # the form from before backends existed, so torch vectors already stored stay current
+    if backend == BF16:
+        return f"{base}:{backend}/{BF16_RECIPE_VERSION}"
     from postmix.embed.onnx import ONNX_RECIPE_VERSION
 
     return f"{base}:{backend}/{ONNX_RECIPE_VERSION}"
@@ -147,7 +153,8 @@ def _load_encoder(params: EmbedParams) -> Encoder:
     path = resolve_model_path(params.model)
     _check_device(params.device)
     try:
-        model = SentenceTransformer(str(path), device=params.device, local_files_only=True)
+        model = SentenceTransformer(str(path), device=params.device, local_files_only=True,
+                                    model_kwargs=_dtype_kwargs(params.backend))
     except Exception as exc:  # any load failure is a model problem the user must fix
         raise ModelError(f"embed.model {params.model!r}: cannot load from {path}: {exc}") from exc
     model.eval()
@@ -155,7 +162,7 @@ def _load_encoder(params: EmbedParams) -> Encoder:
         model.max_seq_length = params.max_seq_length
     dim = int(model.get_embedding_dimension())
     digest = weights_digest(path)
-    if params.backend != "torch":
+    if params.backend in ONNX_BACKENDS:
         from postmix.embed.onnx import attach_onnx
 
         attach_onnx(model, f"d{dim}-{digest}", params.backend, params.torch_threads)
@@ -163,10 +170,18 @@ def _load_encoder(params: EmbedParams) -> Encoder:
     return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp)
 
 
+def _dtype_kwargs(backend: str) -> dict:
+    if backend != BF16:
+        return {}
+    import torch
+
+    return {"torch_dtype": torch.bfloat16}
+
+
 def get_encoder(params: EmbedParams) -> Encoder:
     """The encoder for these params, loaded on first use and kept for the life of the process."""
     # An ONNX Runtime session fixes its thread count when it is created, so the threads are part of its key.
-    threads = params.torch_threads if params.backend != "torch" else None
+    threads = params.torch_threads if params.backend in ONNX_BACKENDS else None
     key = (params.model, params.device, params.max_seq_length, params.backend, threads)
     if key not in _ENCODERS:
         _ENCODERS[key] = _load_encoder(params)
@@ -203,16 +218,26 @@ def _encode_prepared(encoder: Encoder, texts: Sequence[str], n_tokens: Sequence[
 
     _set_threads(params)
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    encode_batch = _bf16_batch if params.backend == BF16 else _float_batch
     with torch.inference_mode():
         for batch in length_sorted_batches(n_tokens, params.sort_window, params.batch_size):
-            out[batch] = encoder.model.encode(
-                [texts[i] for i in batch],
-                batch_size=len(batch),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            out[batch] = encode_batch(encoder, [texts[i] for i in batch])
     return out
+
+
+def _float_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    return encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True,
+                                show_progress_bar=False)
+
+
+def _bf16_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """Pooled bfloat16 outputs, normalised in float32: normalising in bfloat16 would round every vector to about
+    three significant digits."""
+    pooled = encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=False, convert_to_tensor=True,
+                                  show_progress_bar=False)
+    vectors = pooled.float().cpu().numpy()
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, np.float32(1e-12))
 
 
 def encode_texts(texts: Sequence[str], params: EmbedParams) -> np.ndarray:

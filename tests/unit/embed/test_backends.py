@@ -19,8 +19,9 @@ TEXTS = [
     "What are the health benefits of green tea, and are there any side effects?",
 ]
 
-# Float32 ONNX is the same computation as torch; int8 trades a little cosine (about 0.99 on average) for speed.
-MIN_COSINE = {"onnx": (0.9999, 0.9999), "onnx-int8": (0.99, 0.98)}  # (mean, each text)
+# Float32 ONNX is the same computation as torch; int8 trades a little cosine (about 0.99 on average) for speed;
+# bfloat16 keeps about 0.99996 (its pooled output is normalised in float32).
+MIN_COSINE = {"onnx": (0.9999, 0.9999), "onnx-int8": (0.99, 0.98), "torch-bf16": (0.9999, 0.9995)}  # (mean, each)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def torch_vectors(embed_params):
     return encode_texts(TEXTS, embed_params)
 
 
-@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "torch-bf16"])
 def test_backend_vectors_are_close_to_torch_float32(backend, embed_params, torch_vectors):
     vectors = encode_texts(TEXTS, dataclasses.replace(embed_params, backend=backend))
     assert vectors.dtype == np.float32 and vectors.shape == torch_vectors.shape
@@ -39,15 +40,25 @@ def test_backend_vectors_are_close_to_torch_float32(backend, embed_params, torch
 
 
 def test_fingerprint_names_the_backend_and_differs_per_backend(embed_params, encoder):
-    prints = {b: get_encoder(dataclasses.replace(embed_params, backend=b)).fingerprint for b in ("onnx", "onnx-int8")}
+    prints = {b: get_encoder(dataclasses.replace(embed_params, backend=b)).fingerprint
+              for b in ("onnx", "onnx-int8", "torch-bf16")}
     # torch keeps the form from before backends existed, so stored torch vectors stay current
     assert encoder.fingerprint.count(":") == 2
     assert prints["onnx"] == f"{encoder.fingerprint}:onnx/{onnx.ONNX_RECIPE_VERSION}"
     assert prints["onnx-int8"] == f"{encoder.fingerprint}:onnx-int8/{onnx.ONNX_RECIPE_VERSION}"
+    assert prints["torch-bf16"] == f"{encoder.fingerprint}:torch-bf16/v1"
+
+
+def test_bf16_vectors_are_unit_length_float32_and_the_same_on_every_call(embed_params):
+    params = dataclasses.replace(embed_params, backend="torch-bf16")
+    first, again = encode_texts(TEXTS, params), encode_texts(TEXTS, params)
+    assert first.dtype == np.float32 and np.array_equal(first, again)
+    # normalised in float32: bfloat16 normalisation would leave norms off by ~1e-3
+    assert np.abs(np.linalg.norm(first, axis=1) - 1.0).max() < 1e-6
 
 
 def test_a_bad_backend_is_refused_at_config_load():
-    with pytest.raises(ConfigError, match=r"embed\.backend must be one of 'torch', 'onnx', 'onnx-int8'"):
+    with pytest.raises(ConfigError, match=r"embed\.backend must be one of 'torch', 'torch-bf16', 'onnx', 'onnx-int8'"):
         load_config(overrides={"embed": {"backend": "tensorrt"}})
 
 
@@ -56,6 +67,7 @@ def test_onnx_backends_refuse_a_gpu_device():
         EmbedParams(backend="onnx-int8", device="cuda")
     with pytest.raises(ConfigError, match=r"embed\.backend"):
         EmbedParams(backend="openvino")
+    assert EmbedParams(backend="torch-bf16", device="cuda").device == "cuda"  # bfloat16 runs on GPUs too
 
 
 def test_export_key_changes_with_weights_and_backend():
