@@ -28,8 +28,8 @@ from postmix.annotate.conversation import last_exchange, normalise_messages
 from postmix.annotate.labelled import file_sha256, parse_label, split_fraction, split_part
 from postmix.annotate.params import RankerParams, TrainParams
 from postmix.annotate.quality_features import FEATURES, compute_features
-from postmix.annotate.quality_text import (TextFit, TextScorers, fit_text_scorers, load_text_scorers,
-                                           save_text_scorers, text_path, vectorise)
+from postmix.annotate.quality_text import (TOKEN_PATTERN, VECTORISER_ID, TextScorers, fit_text_scorers,
+                                           load_text_scorers, save_text_scorers, text_path, vectorise)
 from postmix.errors import InputError, ModelError
 
 RANKER_SUFFIX = ".lgbm"
@@ -148,10 +148,6 @@ def _dataset(rows: RankRows, x: np.ndarray, names: Sequence[str]) -> lgb.Dataset
                        free_raw_data=False)
 
 
-def text_fit(params: RankerParams) -> TextFit:
-    return TextFit(params.text_folds, params.text_pairs_per_query, params.text_c, params.text_fold_salt, params.seed)
-
-
 def feature_matrices(parts: dict[str, RankRows], params: RankerParams) -> tuple[Optional[TextScorers], dict]:
     """Text scorers fitted on the train part, and every part's feature matrix: train rows get out-of-fold text
     scores (folds by split key), the other parts the scores of the scorers fitted on all train rows."""
@@ -160,7 +156,7 @@ def feature_matrices(parts: dict[str, RankRows], params: RankerParams) -> tuple[
     if params.text_features:
         fold = np.array([int(split_fraction(k, params.text_fold_salt) * params.text_folds) for k in train.keys])
         text, oof = fit_text_scorers(vectorise(train.responses), train.good, train.query, train.supervision, fold,
-                                     text_fit(params))
+                                     params)
     matrices = {"train": np.column_stack([compute_features(train.prompts, train.responses), oof])}
     for part in ("validation", "calibration", "test"):
         matrices[part] = feature_matrix(parts[part].prompts, parts[part].responses, text)
@@ -296,11 +292,9 @@ def _card(model_path: Path, booster, params, train, parts, test_x, calibration, 
 def _text_card(model_path: Path, text: Optional[TextScorers]) -> Optional[dict]:
     if text is None:
         return None
-    from postmix.annotate import quality_text
-
     path = text_path(model_path)
     return {"file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size, "tags": list(text.tags),
-            "vectoriser": quality_text.VECTORISER_ID, "token_pattern": quality_text.TOKEN_PATTERN,
+            "vectoriser": VECTORISER_ID, "token_pattern": TOKEN_PATTERN,
             "fit": "one liblinear logistic regression per tag on (better - worse) differences of up to "
                    "text_pairs_per_query sampled (good, bad) pairs per query, no intercept; the ranker trains on "
                    "out-of-fold scores (text_folds folds by hash of the split key)"}

@@ -25,6 +25,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from postmix.annotate.params import RankerParams
 from postmix.errors import ModelError
 
 TEXT_SUFFIX = ".text.npz"
@@ -96,17 +97,6 @@ def load_text_scorers(path: Path) -> TextScorers:
     return TextScorers(tags, np.ascontiguousarray(weights, dtype=np.float32))
 
 
-@dataclass(frozen=True)
-class TextFit:
-    """How the text scorers are fitted (RankerParams carries these)."""
-
-    folds: int = 5
-    pairs_per_query: int = 200
-    c: float = 1.0
-    fold_salt: str = "postmix-quality-text-fold-v1"
-    seed: int = 0
-
-
 def sample_pairs(good: np.ndarray, query: np.ndarray, pairs_per_query: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(better, worse) row indices: up to pairs_per_query random (good, bad) pairs inside each query."""
     rng = np.random.default_rng(seed)
@@ -123,36 +113,39 @@ def sample_pairs(good: np.ndarray, query: np.ndarray, pairs_per_query: int, seed
     return np.concatenate(better), np.concatenate(worse)
 
 
-def fit_pairwise(vectors: sparse.csr_matrix, good: np.ndarray, query: np.ndarray, fit: TextFit) -> np.ndarray | None:
+def fit_pairwise(vectors: sparse.csr_matrix, good: np.ndarray, query: np.ndarray,
+                 params: RankerParams) -> np.ndarray | None:
     """Weights w with w.(better - worse) > 0 for the sampled pairs (logistic loss, no intercept: a pair model is
-    symmetric); None when the rows hold no pair."""
-    better, worse = sample_pairs(good, query, fit.pairs_per_query, fit.seed)
+    symmetric; RankerParams.text_pairs_per_query, text_c, seed); None when the rows hold no pair."""
+    better, worse = sample_pairs(good, query, params.text_pairs_per_query, params.seed)
     if not len(better):
         return None
     diff = vectors[better] - vectors[worse]
     x = sparse.vstack([diff, -diff]).tocsr()
     y = np.r_[np.ones(len(better)), np.zeros(len(better))]
-    model = LogisticRegression(C=fit.c, fit_intercept=False, solver="liblinear", max_iter=2000, random_state=fit.seed)
+    model = LogisticRegression(C=params.text_c, fit_intercept=False, solver="liblinear", max_iter=2000,
+                               random_state=params.seed)
     # Why float16: the shipped file halves (0.5 MB per tag); rounded here, so the ranker trains and is measured on
     # exactly the weights it ships with.
     return model.fit(x, y).coef_.ravel().astype(np.float16).astype(np.float32)
 
 
 def fit_text_scorers(vectors: sparse.csr_matrix, good: np.ndarray, query: np.ndarray, tag: np.ndarray,
-                     fold: np.ndarray, fit: TextFit) -> tuple[TextScorers | None, np.ndarray]:
+                     fold: np.ndarray, params: RankerParams) -> tuple[TextScorers | None, np.ndarray]:
     """One pairwise model per tag on all given rows, and each row's out-of-fold scores (rows x tags): the score of
-    a row comes from models fitted without its fold (folds are by split key, so a prompt never scores itself).
+    a row comes from models fitted without its fold (`fold` in 0..text_folds-1, by split key, so a prompt never
+    scores itself).
     Tags without a single pair get no model; (None, rows x 0) when no tag has one."""
     tags, columns, oof = [], [], []
     for name in sorted(set(tag.tolist())):
         mine = tag == name
-        full = fit_pairwise(vectors[mine], good[mine], query[mine], fit)
+        full = fit_pairwise(vectors[mine], good[mine], query[mine], params)
         if full is None:
             continue
         scores = np.zeros(len(good))
-        for k in range(fit.folds):
+        for k in range(params.text_folds):
             held = fold == k
-            w = fit_pairwise(vectors[mine & ~held], good[mine & ~held], query[mine & ~held], fit)
+            w = fit_pairwise(vectors[mine & ~held], good[mine & ~held], query[mine & ~held], params)
             scores[held] = vectors[held] @ w if w is not None else 0.0
         tags.append(name), columns.append(full), oof.append(scores)
     if not tags:

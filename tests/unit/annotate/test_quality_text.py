@@ -7,7 +7,7 @@ from postmix.annotate import quality_text
 from postmix.annotate.models import clear_caches, load_model
 from postmix.annotate.params import RankerParams, TrainParams
 from postmix.annotate.quality_rank import train_ranker
-from postmix.annotate.quality_text import (BUCKETS, TextFit, TextScorers, fit_pairwise, fit_text_scorers,
+from postmix.annotate.quality_text import (BUCKETS, TextScorers, fit_pairwise, fit_text_scorers,
                                            load_text_scorers, sample_pairs, save_text_scorers, text_path, vectorise)
 from postmix.errors import ModelError
 
@@ -37,22 +37,22 @@ def test_pairs_are_one_good_and_one_bad_row_of_the_same_query():
 
 def test_pairwise_model_ranks_the_good_reply_first_on_unseen_queries():
     responses, good, query = _rows(30)
-    w = fit_pairwise(vectorise(responses), good, query, TextFit())
+    w = fit_pairwise(vectorise(responses), good, query, RankerParams())
     test_responses, test_good, test_query = _rows(40)
     scores = vectorise(test_responses[90:]) @ w  # queries 30..39 were never trained on
     top = [np.argmax(scores[i:i + 3]) for i in range(0, len(scores), 3)]
     assert top == [0] * 10
-    assert fit_pairwise(vectorise(["a", "b"]), np.array([True, True]), np.array(["x", "y"]), TextFit()) is None
+    assert fit_pairwise(vectorise(["a", "b"]), np.array([True, True]), np.array(["x", "y"]), RankerParams()) is None
 
 
 def test_out_of_fold_scores_come_from_models_that_never_saw_the_fold():
     responses, good, query = _rows(30)
     x, tag = vectorise(responses), np.array(["judge"] * len(good))
     fold = np.array([int(q[1:]) % 5 for q in query])
-    scorers, oof = fit_text_scorers(x, good, query, tag, fold, TextFit())
+    scorers, oof = fit_text_scorers(x, good, query, tag, fold, RankerParams())
     assert scorers.tags == ("judge",) and oof.shape == (len(good), 1)
     held = fold == 2
-    w = fit_pairwise(x[~held], good[~held], query[~held], TextFit())
+    w = fit_pairwise(x[~held], good[~held], query[~held], RankerParams())
     np.testing.assert_allclose(oof[held, 0], x[held] @ w, rtol=1e-6)
     assert not np.allclose(oof[:, 0], scorers.scores(x)[:, 0])  # the full model differs from the folds' models
 
@@ -60,11 +60,11 @@ def test_out_of_fold_scores_come_from_models_that_never_saw_the_fold():
 def test_one_scorer_per_tag_with_pairs_and_none_without():
     responses, good, query = _rows(12)
     tag = np.array(["a_judge" if int(q[1:]) < 6 else "b judge" for q in query])
-    scorers, oof = fit_text_scorers(vectorise(responses), good, query, tag, np.zeros(len(good), int), TextFit())
+    scorers, oof = fit_text_scorers(vectorise(responses), good, query, tag, np.zeros(len(good), int), RankerParams())
     assert scorers.tags == ("a_judge", "b judge") and oof.shape == (len(good), 2)
     assert scorers.feature_names == ("text_pairwise__a_judge", "text_pairwise__b_judge")  # LightGBM-safe names
     none, empty = fit_text_scorers(vectorise(["x", "y"]), np.array([True, False]), np.array(["p", "q"]),
-                                   np.array(["t", "t"]), np.zeros(2, int), TextFit())
+                                   np.array(["t", "t"]), np.zeros(2, int), RankerParams())
     assert none is None and empty.shape == (2, 0)
 
 
