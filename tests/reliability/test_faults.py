@@ -67,7 +67,7 @@ SECRET_CONF = f"spark.hadoop.fs.s3a.secret.key={SECRET}"
 # incremental per sample: what the killed attempt committed, the resumed one finds done); the select stage's own
 # time and memory measurements; and the report's size (the report shows the stage timings).
 ATTEMPT_COUNTS = ("samples_already_present", "samples_new", "samples_already_annotated", "samples_pending",
-                  "samples_already_embedded", "samples_embedded", "rows_truncated", "rows_without_vector",
+                  "samples_already_embedded", "samples_embedded", "texts_encoded", "rows_truncated", "rows_without_vector",
                   "select_peak_rss_mb", "select_wall_ms", "report_bytes")
 # annotate's task distribution ("task.<name>") counts the samples this attempt annotated
 ATTEMPT_COUNT_PREFIXES = ("task.",)

@@ -80,6 +80,15 @@ def test_vectors_equal_sentence_transformers_encode(semantic_run):
     assert {r["recipe"] for r in rows} == {"user_turns/v1/max256"}
 
 
+def test_samples_with_the_same_text_share_one_encode(semantic_run):
+    config, embedded, _ = semantic_run
+    assert embedded.counts["texts_encoded"] == 32  # the planted sample asks what python-2-0 asks
+    samples = {r["sample_id"]: r for r in table(config, "samples")}
+    twins = [r for r in table(config, "embeddings") if samples[r["sample_id"]]["messages"][0]["content"] == PLANTED]
+    assert len(twins) == 2 and twins[0]["sample_id"] != twins[1]["sample_id"]
+    assert twins[0]["vector"] == twins[1]["vector"] and twins[0]["flags"] == twins[1]["flags"] == []
+
+
 def test_embed_is_incremental(spark, semantic_run):
     config, _, _ = semantic_run
     again = run_embed(spark, config, force=True)

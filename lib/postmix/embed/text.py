@@ -16,8 +16,9 @@ was cut.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from postmix.errors import ConfigError
 
@@ -65,6 +66,18 @@ def recipe_function(recipe: str) -> Callable[[Iterable[Any]], str]:
         return RECIPES[recipe]
     except KeyError:
         raise ConfigError(f"embed.recipe: unknown recipe {recipe!r}; known: {sorted(RECIPES)}") from None
+
+
+def text_keys(messages_column: Iterable[Any], recipe: str) -> list[Optional[str]]:
+    """Per conversation, the sha256 of its recipe text: samples with the same key get the same vector, so the text
+    is encoded once (AlpacaEval holds 805 instructions answered by dozens of systems). None where there is no text
+    to embed: such rows get a null vector and flags of their own, never another row's."""
+    make_text = recipe_function(recipe)
+    keys: list[Optional[str]] = []
+    for messages in messages_column:
+        text = make_text(messages) if messages is not None and len(messages) else ""
+        keys.append(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() if text.strip() else None)
+    return keys
 
 
 def recipe_id(recipe: str, max_seq_length: int) -> str:

@@ -1,10 +1,11 @@
 """The embed stage on Spark: a vector for every sample that has none for the configured model.
 
 The model is loaded on the driver first (a model that cannot load is a ModelError before any work; its fingerprint
-decides which stored vectors are current), then once per Python worker. Rows are hash-partitioned and sorted by
-sample_id inside each partition, so every batch - and so every vector, to the bit - is the same on every rerun;
-inside a batch the encoder sorts texts by token length so that padding stays small. Torch gets as many threads as
-a Spark task owns (spark.task.cpus).
+decides which stored vectors are current), then once per Python worker. Samples whose recipe text is the same
+(postmix.embed.text.text_keys) share one encode: the smallest sample_id of each text is encoded and its row is
+copied to the others. The encoded rows are hash-partitioned and sorted by sample_id inside each partition, so every
+batch - and so every vector, to the bit - is the same on every rerun; inside a batch the encoder sorts texts by
+token length so that padding stays small. Torch gets as many threads as a Spark task owns (spark.task.cpus).
 """
 
 from __future__ import annotations
@@ -60,11 +61,15 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str
 
     ship_local_file(spark, params.model)
     pending = samples_to_embed(spark, warehouse, params, model_fp)
+    encoded_by = encoding_groups(pending, params.recipe).persist()
     partitions = max(2, spark.sparkContext.defaultParallelism)
-    ordered = pending.repartition(partitions, "sample_id").sortWithinPartitions("sample_id")
-    rows = ordered.mapInPandas(_embed_fn(params, run_id, model_fp), spark_schema("embeddings")).persist()
+    to_encode = pending.join(encoded_by.select(F.col("encoded_id").alias("sample_id")), "sample_id", "left_semi")
+    ordered = to_encode.repartition(partitions, "sample_id").sortWithinPartitions("sample_id")
+    encoded = ordered.mapInPandas(_embed_fn(params, run_id, model_fp), spark_schema("embeddings"))
+    rows = fan_out(encoded_by, encoded).persist()
     try:
-        counts = {"samples_total": read_table(spark, warehouse, "samples").count(), "samples_embedded": rows.count()}
+        counts = {"samples_total": read_table(spark, warehouse, "samples").count(), "samples_embedded": rows.count(),
+                  "texts_encoded": encoded_by.where(F.col("text_key").isNotNull()).select("text_key").distinct().count()}
         if counts["samples_embedded"]:
             update = {c: F.col(f"s.{c}") for c in spark_schema("embeddings").fieldNames()
                       if c not in ("sample_id", "model")}
@@ -75,8 +80,41 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str
             counts["rows_without_vector"] = int(stats["no_vector"] or 0)
     finally:
         rows.unpersist()
+        encoded_by.unpersist()
     counts["samples_already_embedded"] = counts["samples_total"] - counts["samples_embedded"]
     return StageOutcome(counts=counts, outputs=["embeddings"])
+
+
+def encoding_groups(pending, recipe: str):
+    """(sample_id, text_key, encoded_id): whose encode each pending sample takes its row from, the smallest
+    sample_id with the same recipe text; a sample with no text to embed (null key) stands alone (its flags are its
+    own)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    keys = pending.select("sample_id", "messages").mapInPandas(_text_keys_fn(recipe),
+                                                                "sample_id string, text_key string")
+    group = F.coalesce(F.col("text_key"), F.concat(F.lit("sample:"), F.col("sample_id")))
+    return keys.select("sample_id", "text_key", F.min("sample_id").over(Window.partitionBy(group)).alias("encoded_id"))
+
+
+def fan_out(encoded_by, encoded):
+    """Every pending sample's row: the row encoded for its text, under its own sample_id."""
+    columns = [c for c in encoded.columns if c != "sample_id"]
+    return (encoded_by.select("sample_id", "encoded_id")
+            .join(encoded.withColumnRenamed("sample_id", "encoded_id"), "encoded_id").select("sample_id", *columns))
+
+
+def _text_keys_fn(recipe: str):
+    def keys(frames):
+        import pandas as pd
+
+        from postmix.embed.text import text_keys
+
+        for pdf in frames:
+            yield pd.DataFrame({"sample_id": pdf["sample_id"], "text_key": text_keys(pdf["messages"], recipe)})
+
+    return keys
 
 
 def _embed_fn(params: EmbedParams, run_id: str, model_fp: str):

@@ -1,6 +1,7 @@
 import pytest
 
-from postmix.embed.text import conversation_text, recipe_function, recipe_id, truncate_to_tokens, user_turns_text
+from postmix.embed.text import (conversation_text, recipe_function, recipe_id, text_keys, truncate_to_tokens,
+                                user_turns_text)
 from postmix.errors import ConfigError
 
 CHAT = [
@@ -53,3 +54,19 @@ def test_truncation_cuts_at_the_token_limit_and_flags_the_row(encoder):
 def test_truncation_limit_without_room_is_a_config_error(encoder):
     with pytest.raises(ConfigError):
         truncate_to_tokens(["x"], encoder.tokenizer, 2)
+
+
+def test_text_keys_are_equal_exactly_when_the_recipe_texts_are():
+    ask = {"role": "user", "content": "Name a prime."}
+    rows = [[ask, {"role": "assistant", "content": "2"}], [ask, {"role": "assistant", "content": "7"}],
+            [{"role": "user", "content": "Name a prime!"}], [{"role": "system", "content": "Be brief."}, ask]]
+    by_user_turns = text_keys(rows, "user_turns")
+    assert by_user_turns[0] == by_user_turns[1] == by_user_turns[3] != by_user_turns[2]
+    by_conversation = text_keys(rows, "conversation")
+    assert len(set(by_conversation)) == 4  # the answers and the system turn are part of that recipe's text
+
+
+def test_text_keys_leave_rows_without_text_unkeyed():
+    keys = text_keys([None, [], [{"role": "assistant", "content": "hi"}], [{"role": "user", "content": "  "}]],
+                     "user_turns")
+    assert keys == [None, None, None, None]
