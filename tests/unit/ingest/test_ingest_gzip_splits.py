@@ -270,7 +270,7 @@ def _decompress_prefix(packed: bytes) -> bytes:
 # ---------------------------------------------------------------- parameters and rows
 
 def test_gzip_split_bytes_is_validated():
-    assert IngestParams().gzip_split_bytes == 32 * 1024 * 1024
+    assert IngestParams().gzip_split_bytes == 64 * 1024 * 1024
     for bad in (0, -1):
         with pytest.raises(ConfigError, match="gzip_split_bytes"):
             IngestParams(gzip_split_bytes=bad)
