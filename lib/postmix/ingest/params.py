@@ -19,13 +19,16 @@ class IngestParams:
     max_messages: int = 512  # messages per conversation; more -> too_many_messages
     raw_excerpt_chars: int = 2_000  # how much of a rejected row is kept in `raw`
     split_bytes: int = 64 * MIB  # target size of one split of a large plain JSONL file (cut on line boundaries)
+    # target DECOMPRESSED size of one split of a large gzip JSONL file (each split decompresses from the file's
+    # start, so smaller costs more: docs/FORMATS.md has the measurement behind the default)
+    gzip_split_bytes: int = 64 * MIB
     detect_sample_rows: int = 64  # records sampled from the start of a file to detect its format
     detect_sample_bytes: int = 8 * MIB  # most bytes read from a file's start while sampling
     json_array_max_bytes: int = 256 * MIB  # largest JSON-array document (decompressed) read whole into memory
 
     def __post_init__(self) -> None:
         for name in ("max_field_chars", "max_record_bytes", "max_messages", "raw_excerpt_chars", "split_bytes",
-                     "detect_sample_rows", "detect_sample_bytes", "json_array_max_bytes"):
+                     "gzip_split_bytes", "detect_sample_rows", "detect_sample_bytes", "json_array_max_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"ingest.{name} must be a positive integer, got {getattr(self, name)!r}")
 

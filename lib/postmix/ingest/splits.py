@@ -39,16 +39,20 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 
 @dataclass(frozen=True)
 class FileSplit:
-    """One unit of parsing work: a byte range of a JSONL file, a row group, a whole file, or a file-level reject."""
+    """One unit of parsing work: a byte range of a JSONL file, a row group, a whole file, or a file-level reject.
+
+    A JSONL split (plain or gzip) owns the lines that start in [start, end)."""
 
     source: str
     path: str
     container: str
     format: Optional[str]
-    start: int = 0  # byte range of a plain JSONL split; end -1 = to the end of the file
+    # byte range of a JSONL split: file offsets (plain) or offsets in the decompressed content (gzip, where the
+    # split reads from the file's start and drops what precedes `start`); end -1 = to the end of the file
+    start: int = 0
     end: int = -1
     row_group: int = -1  # Parquet row group, -1 otherwise
-    first_line: int = 1  # line number of the first line at `start`
+    first_line: int = 1  # line number of the first line at `start` (plain JSONL; a gzip split counts its own)
     reason: Optional[str] = None  # set for file-level rejects (empty, unreadable, too large)
     detail: Optional[str] = None
 
@@ -339,8 +343,11 @@ def plan_splits(specs: list[SourceSpec], params: IngestParams) -> list[FileSplit
 def _file_splits(spec: SourceSpec, path: str, params: IngestParams) -> list[FileSplit]:
     probe = probe_file(path, params, spec.format)
     base = FileSplit(spec.name, path, probe.container, probe.format, reason=probe.reason, detail=probe.detail)
-    if probe.reason is not None or probe.container in (C.JSONL_GZ, C.JSON_ARRAY_GZ, C.DELTA):
+    if probe.reason is not None or probe.container in (C.JSON_ARRAY_GZ, C.DELTA):
         return [base]
+    if probe.container == C.JSONL_GZ:
+        ranges = jsonl.plan_gzip_splits(path, fs.info(path).size, params.gzip_split_bytes)
+        return [FileSplit(spec.name, path, C.JSONL_GZ, probe.format, start=s, end=e) for s, e in ranges]
     if probe.container == C.JSON_ARRAY:
         size = fs.info(path).size
         if size > params.json_array_max_bytes:

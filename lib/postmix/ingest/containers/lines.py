@@ -46,6 +46,66 @@ def gunzip_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
         raise TruncatedStream("the gzip stream ends before its end-of-stream marker")
 
 
+class LineRange:
+    """The bytes of the lines that START in [start, end) of a byte stream (end -1 = to the end), for a stream that
+    cannot seek (decompressed gzip): bytes before the range are read and dropped, counting their newlines, and
+    reading stops at the newline that ends the range's last line, so the stream is never pulled past it.
+
+    A line starts at offset 0 and after every newline; a line starting at p belongs to the range with
+    start <= p < end, so ranges that tile [0, infinity) give every line to exactly one of them. `first_line` is the
+    1-based number of the range's first line; `reached` turns true once the range's first line start was found,
+    so an error the stream raises before that (while dropping) belongs to an earlier range, not this one.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], start: int = 0, end: int = -1):
+        self._chunks = chunks
+        self.start = start
+        self.end = end
+        self.first_line = 1
+        self.reached = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._chunks)
+        first, offset = self._skip(chunks)  # first: the bytes from the range's first line start, at `offset`
+        if first is None:
+            return
+        for chunk in _chain(first, chunks):
+            if self.end >= 0:
+                newline = chunk.find(b"\n", max(0, self.end - 1 - offset))
+                if newline >= 0:  # the next line starts at or after end: the range's last line ends here
+                    yield chunk[: newline + 1]
+                    return
+            if chunk:
+                yield chunk
+            offset += len(chunk)
+
+    def _skip(self, chunks: Iterator[bytes]) -> tuple[bytes | None, int]:
+        """Drop the bytes before the first line that starts at or after `start`; (rest of that chunk, its offset),
+        or (None, _) when the stream ends first or that line starts at or after `end` (the range holds no line)."""
+        if self.start <= 0:
+            self.reached = True
+            return (None if self.end == 0 else b""), 0
+        offset, newlines = 0, 0
+        for chunk in chunks:
+            newline = chunk.find(b"\n", max(0, self.start - 1 - offset))
+            if newline < 0:
+                newlines += chunk.count(b"\n")
+                offset += len(chunk)
+                continue
+            self.first_line = newlines + chunk.count(b"\n", 0, newline + 1) + 1
+            self.reached = True
+            line_start = offset + newline + 1
+            if 0 <= self.end <= line_start:
+                return None, line_start
+            return chunk[newline + 1:], line_start
+        return None, offset
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
 def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[bytes, int]]:
     """Yield (line, n_bytes) per line without its newline; a line over max_line_bytes is cut to that many bytes
     but n_bytes is its true length (so huge lines never sit in memory whole)."""
