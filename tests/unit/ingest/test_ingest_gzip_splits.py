@@ -60,6 +60,10 @@ def at_cuts(path, cuts: list[int], fmt: str = "chat") -> list[FileSplit]:
             for s, e in zip(bounds, bounds[1:] + [-1])]
 
 
+def capped(n_splits: int) -> int:
+    return min(n_splits, jsonl.MAX_GZIP_SPLITS)
+
+
 def assert_tiles(splits):
     assert splits[0].start == 0 and splits[-1].end == -1
     assert all(a.end == b.start for a, b in zip(splits, splits[1:]))
@@ -134,9 +138,19 @@ def test_planned_splits_of_a_gzip_file_give_the_single_split_rows(tmp_path):
     assert expected[0][0].endswith(":1") and expected[0][1] == "sample"  # the BOM line
     for split_bytes in (97, 500, 1_000, 4_000):
         splits = planned(path, split_bytes)
-        assert len(splits) == -(-len(mixed_lines()) // split_bytes) > 1
+        assert len(splits) == capped(-(-len(mixed_lines()) // split_bytes)) > 1
         assert_tiles(splits)
         assert rows_of(splits) == expected, split_bytes
+
+
+def test_a_file_is_cut_into_at_most_max_gzip_splits(tmp_path):
+    data = mixed_lines()
+    path = write(tmp_path / "a.jsonl.gz", data, gz=True)
+    assert len(data) // 10 > jsonl.MAX_GZIP_SPLITS
+    splits = planned(path, 10)
+    assert len(splits) == jsonl.MAX_GZIP_SPLITS
+    assert_tiles(splits)
+    assert rows_of(splits) == single_split_rows(path)
 
 
 def test_every_cut_point_gives_each_line_once_at_its_line_number(tmp_path):
@@ -178,7 +192,7 @@ def test_multi_member_gzip_whose_trailer_counts_only_the_last_member(tmp_path):
     assert [r[0].rsplit(":", 1)[1] for r in expected[-40:]] == [str(81 + i) for i in range(40)]
     assert jsonl.gzip_size_hint(str(path), path.stat().st_size) == len(last)
     splits = planned(path, 600)
-    assert len(splits) == -(-len(last) // 600) > 1  # cut by the last member's size: the last split reads the rest
+    assert len(splits) == capped(-(-len(last) // 600)) > 1  # cut by the last member's size: the last split reads the rest
     assert rows_of(splits) == expected
     member_end = len(first)
     assert rows_of(at_cuts(path, [member_end - 1, member_end, member_end + 1])) == expected
@@ -192,7 +206,7 @@ def test_a_wrong_size_hint_changes_only_where_the_cuts_fall(tmp_path, monkeypatc
     monkeypatch.setattr(jsonl, "gzip_size_hint", lambda p, size: int(len(data) * factor))
     splits = planned(path, 300)
     assert_tiles(splits)
-    assert len(splits) == max(1, -(-int(len(data) * factor) // 300))
+    assert len(splits) == capped(max(1, -(-int(len(data) * factor) // 300)))
     assert rows_of(splits) == expected
     if factor > 1:
         assert rows_of(splits[-1:]) == []  # cut past the real end: the last splits are empty
@@ -225,7 +239,7 @@ def test_a_trailer_that_lies_breaks_the_stream_once_and_loses_no_line(tmp_path, 
     assert [r[0].rsplit(":", 1)[1] for r in expected] == [r[0].rsplit(":", 1)[1] for r in good] + [
         str(data.count(b"\n") + 1)]
     splits = planned(path, 500)
-    assert len(splits) == -(-len(data) * 3 // 500)
+    assert len(splits) == capped(-(-len(data) * 3 // 500))
     per_split = [rows_of([s]) for s in splits]
     assert [row for part in per_split for row in part] == expected
     owner = next(i for i, s in enumerate(splits) if s.start <= len(data) < s.end)

@@ -105,6 +105,9 @@ def plan_line_splits(path: str, size: int, split_bytes: int) -> list[tuple[int, 
 # Deflate expands at most about 1032:1, so a trailer claiming more than this per compressed byte is not a size.
 MAX_GZIP_RATIO = 1032
 GZIP_MIN_BYTES = 18  # header (10) + trailer (8): anything shorter has no trailer to read
+# Split k of n decompresses k/n of the file only to drop it, so the dropped work grows with the square of n: past
+# this many splits per file the ranges widen instead (a 1 GiB file: 8 splits, 3.5 file-decompressions dropped).
+MAX_GZIP_SPLITS = 8
 
 
 def gzip_size_hint(path: str, compressed_size: int) -> int | None:
@@ -125,12 +128,12 @@ def gzip_size_hint(path: str, compressed_size: int) -> int | None:
 
 def plan_gzip_splits(path: str, compressed_size: int, gzip_split_bytes: int) -> list[tuple[int, int]]:
     """(start, end) ranges of the DECOMPRESSED content of a gzip JSONL file, about gzip_split_bytes each and of
-    equal width, cut where the size hint says; the last is open-ended (end -1), the first starts at 0, so they
+    equal width (at most MAX_GZIP_SPLITS of them), cut where the size hint says; the last is open-ended (end -1), the first starts at 0, so they
     tile every offset and every line is read exactly once however wrong the hint is (a short hint leaves more to
     the last split, a long one leaves later splits empty). One split when there is no plausible hint."""
     hint = gzip_size_hint(path, compressed_size)
     if hint is None or hint <= gzip_split_bytes:
         return [(0, -1)]
-    n_splits = -(-hint // gzip_split_bytes)
+    n_splits = min(-(-hint // gzip_split_bytes), MAX_GZIP_SPLITS)
     cuts = [hint * i // n_splits for i in range(1, n_splits)]
     return list(zip([0] + cuts, cuts + [-1]))
