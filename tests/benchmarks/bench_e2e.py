@@ -1,13 +1,14 @@
 """End to end over all of ../shared/data: wall time and peak memory of every stage of `postmix run`, local mode.
 
     .venv/bin/python tests/benchmarks/bench_e2e.py [--data-dir ../shared/data] [--warehouse .bench/wh-e2e]
-        [--budget 10000] [--device-vectors DIR --device-texts FILE]
+        [--budget 10000] [--embed-backend torch-bf16] [--device-vectors DIR --device-texts FILE]
 
 One `postmix run` subprocess (Spark local[2], real Delta) over every dataset of the shared folder into a fresh
 warehouse; the figures per stage come from the `runs` table the run writes (duration_s, and peak_rss_mb: the
 driver's Python process plus its children, the Spark JVM and its Python workers, sampled every 0.2 s).
 
-Embedding ~163K samples on this 2-core machine takes over an hour. With --device-vectors (the vectors that
+Without --device-vectors the run embeds every sample itself, with --embed-backend (default: the config's default,
+torch; torch-bf16 on a CPU with bfloat16 matrix units). With --device-vectors (the vectors that
 tests/benchmarks/device_embed.py brought back from a GPU machine), `postmix ingest` runs first, the vectors are
 stored as the embed stage stores them, and the embed stage of the timed run then finds every sample current: its
 row reports that skip, and the table states so. The embed stage's own throughput on this machine is measured by
@@ -41,8 +42,10 @@ def shared_sources(data_dir: Path) -> list[dict]:
     return [{"name": p.parent.name, "path": str(p.resolve())} for p in files]
 
 
-def write_config(path: Path, warehouse: Path, sources: list[dict], budget: int) -> None:
+def write_config(path: Path, warehouse: Path, sources: list[dict], budget: int, embed_backend: str | None) -> None:
     config = {"warehouse": str(warehouse.resolve()), "sources": sources, "select": {"budget": budget}}
+    if embed_backend:
+        config["embed"] = {"backend": embed_backend}
     path.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
 
 
@@ -94,6 +97,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--warehouse", type=Path, default=REPO / ".bench" / "wh-e2e")
     parser.add_argument("--budget", type=int, default=10_000)
+    parser.add_argument("--embed-backend", default=None, help="embed.backend of the run (docs/CONFIG.md)")
     parser.add_argument("--device-vectors", type=Path, default=None)
     parser.add_argument("--device-texts", type=Path, default=None)
     parser.add_argument("--embed-rows-per-s", type=float, default=None,
@@ -103,7 +107,7 @@ def main(argv=None) -> int:
     shutil.rmtree(args.warehouse, ignore_errors=True)
     args.warehouse.mkdir(parents=True)
     config = args.warehouse.parent / f"{args.warehouse.name}.json"
-    write_config(config, args.warehouse, shared_sources(args.data_dir), args.budget)
+    write_config(config, args.warehouse, shared_sources(args.data_dir), args.budget, args.embed_backend)
     log = args.warehouse.parent / f"{args.warehouse.name}.log"
     log.unlink(missing_ok=True)
     seeded_s = None
