@@ -42,6 +42,9 @@ BENCHES = [
         "tests/benchmarks/bench_curation.py", "--out", ".bench/curation/results.json"]),
     # Over an hour on 2 cores, most of it embedding ~163K samples (see the module doc for the GPU round trip).
     ("End to end over all of ../shared/data", ["tests/benchmarks/bench_e2e.py"]),
+    # About 9 min on a 2-core AMX machine: every sample embedded in the run with the bfloat16 backend.
+    ("End to end over all of ../shared/data, embeddings computed in the run (torch-bf16)", [
+        "tests/benchmarks/bench_e2e.py", "--embed-backend", "torch-bf16", "--out", ".bench/e2e-bf16.json"]),
 ]
 
 

@@ -205,10 +205,11 @@ def count_parsed(parsed) -> dict[str, int]:
     """rows read, accepted (distinct new-or-known samples), duplicates, rejected (and by reason)."""
     from pyspark.sql import functions as F
 
-    by_reason = parsed.groupBy("kind", "reason").count().collect()
-    distinct = parsed.where("kind = 'sample'").select(F.countDistinct("sample_id")).first()[0]
+    # One job: samples have no reason, so their group's distinct sample_ids are all of them.
+    by_reason = parsed.groupBy("kind", "reason").agg(F.count(F.lit(1)).alias("count"),
+                                                     F.countDistinct("sample_id").alias("distinct")).collect()
     counts = {"rows_read": 0, "rows_rejected": 0}
-    valid = 0
+    valid = distinct = 0
     for row in by_reason:
         counts["rows_read"] += row["count"]
         if row["kind"] == "reject":
@@ -216,6 +217,7 @@ def count_parsed(parsed) -> dict[str, int]:
             counts[f"rejected.{row['reason']}"] = counts.get(f"rejected.{row['reason']}", 0) + row["count"]
         else:
             valid += row["count"]
+            distinct += row["distinct"]
     counts["rows_accepted"] = int(distinct)
     counts["rows_duplicate"] = valid - int(distinct)
     return counts
