@@ -1,7 +1,7 @@
 """End to end over all of ../shared/data: wall time and peak memory of every stage of `postmix run`, local mode.
 
     .venv/bin/python tests/benchmarks/bench_e2e.py [--data-dir ../shared/data] [--warehouse .bench/wh-e2e]
-        [--budget 10000] [--embed-backend torch-bf16] [--device-vectors DIR --device-texts FILE]
+        [--budget 10000] [--embed-backend torch-bf16] [--conf KEY=VALUE] [--device-vectors DIR --device-texts FILE]
 
 One `postmix run` subprocess (Spark local[2], real Delta) over every dataset of the shared folder into a fresh
 warehouse; the figures per stage come from the `runs` table the run writes (duration_s, and peak_rss_mb: the
@@ -42,10 +42,13 @@ def shared_sources(data_dir: Path) -> list[dict]:
     return [{"name": p.parent.name, "path": str(p.resolve())} for p in files]
 
 
-def write_config(path: Path, warehouse: Path, sources: list[dict], budget: int, embed_backend: str | None) -> None:
+def write_config(path: Path, warehouse: Path, sources: list[dict], budget: int, embed_backend: str | None,
+                 spark_conf: list[str]) -> None:
     config = {"warehouse": str(warehouse.resolve()), "sources": sources, "select": {"budget": budget}}
     if embed_backend:
         config["embed"] = {"backend": embed_backend}
+    if spark_conf:
+        config["spark"] = {"conf": dict(item.split("=", 1) for item in spark_conf)}
     path.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
 
 
@@ -111,6 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warehouse", type=Path, default=REPO / ".bench" / "wh-e2e")
     parser.add_argument("--budget", type=int, default=10_000)
     parser.add_argument("--embed-backend", default=None, help="embed.backend of the run (docs/CONFIG.md)")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Spark setting for the run (spark.conf in the config; repeatable)")
     parser.add_argument("--device-vectors", type=Path, default=None)
     parser.add_argument("--device-texts", type=Path, default=None)
     parser.add_argument("--embed-rows-per-s", type=float, default=None,
@@ -120,7 +125,7 @@ def main(argv=None) -> int:
     shutil.rmtree(args.warehouse, ignore_errors=True)
     args.warehouse.mkdir(parents=True)
     config = args.warehouse.parent / f"{args.warehouse.name}.json"
-    write_config(config, args.warehouse, shared_sources(args.data_dir), args.budget, args.embed_backend)
+    write_config(config, args.warehouse, shared_sources(args.data_dir), args.budget, args.embed_backend, args.conf)
     log = args.warehouse.parent / f"{args.warehouse.name}.log"
     log.unlink(missing_ok=True)
     seeded_s = None

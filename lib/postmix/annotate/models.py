@@ -19,6 +19,7 @@ import fasttext
 
 from postmix.annotate.calibration import PlattCalibration, load_calibration
 from postmix.annotate.labelled import decode_label
+from postmix import model_cache
 from postmix.errors import ModelError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -127,3 +128,6 @@ def clear_caches() -> None:
     """Forget loaded models and fingerprints (tests that rewrite a model file in place use this)."""
     _load_validated.cache_clear()
     _sha256_of.cache_clear()
+
+
+model_cache.register("annotate", clear_caches)  # a worker keeps one stage's models: postmix.model_cache

@@ -17,6 +17,7 @@ import pandas as pd
 
 from postmix.embed.params import DEFAULT_MODEL, ONNX_BACKENDS, EmbedParams
 from postmix.embed.text import recipe_function, recipe_id, truncate_to_tokens
+from postmix import model_cache
 from postmix.errors import ConfigError, ModelError
 from postmix.schemas.declared import table_arrow_schema
 
@@ -131,6 +132,7 @@ class Encoder:
 
 
 _ENCODERS: dict[tuple, Encoder] = {}
+model_cache.register("embed", _ENCODERS.clear)  # a worker keeps one stage's models: postmix.model_cache
 
 
 def _check_device(device: str) -> None:

@@ -87,7 +87,9 @@ def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict) ->
 def _annotate_fn(params: AnnotateParams, current: str, run_id: str):
     def annotate_batches(frames):
         from postmix.annotate.annotator import annotate_frame
+        from postmix.model_cache import use_models
 
+        use_models("annotate")
         local = replace(params, task_model=resolve_on_executor(params.task_model),
                         quality_model=resolve_on_executor(params.quality_model),
                         lid_model=resolve_on_executor(params.lid_model))

@@ -110,6 +110,9 @@ def _text_keys_fn(recipe: str):
         import pandas as pd
 
         from postmix.embed.text import text_keys
+        from postmix.model_cache import use_models
+
+        use_models("embed")
 
         for pdf in frames:
             yield pd.DataFrame({"sample_id": pdf["sample_id"], "text_key": text_keys(pdf["messages"], recipe)})
@@ -120,8 +123,10 @@ def _text_keys_fn(recipe: str):
 def _embed_fn(params: EmbedParams, run_id: str, model_fp: str):
     def embed_batches(frames):
         from postmix.embed.encoder import embed_frame
+        from postmix.model_cache import use_models
         from postmix.spark.files import resolve_on_executor
 
+        use_models("embed")
         local = replace(params, model=resolve_on_executor(params.model))
         for pdf in frames:
             if len(pdf) == 0:

@@ -148,7 +148,9 @@ def _parse_splits_fn(params: IngestParams):
     def parse(batches):
         from postmix.ingest.parse import PARSED_SCHEMA, parse_split
         from postmix.ingest.splits import FileSplit
+        from postmix.model_cache import use_models
 
+        use_models("ingest")
         for batch in batches:
             for row in batch.to_pylist():
                 yield from _batched(parse_split(FileSplit.from_row(row), params), PARSED_SCHEMA)

@@ -113,6 +113,9 @@ def _partition_solver(shared, params: SelectParams, resolved, group_columns: tup
     def solve(batches):
         import scipy.sparse as sp
 
+        from postmix.model_cache import use_models
+
+        use_models("select")
         frames = [batch for batch in batches if len(batch)]
         if not frames:
             return

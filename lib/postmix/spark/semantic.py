@@ -115,8 +115,10 @@ def assign(vectors, centroids: np.ndarray, params: SemanticParams, fit_id: str, 
     from postmix.storage.spark_schema import spark_schema
 
     def assign_batches(frames):
+        from postmix.model_cache import use_models
         from postmix.semantic.kmeans import assign_labels
 
+        use_models("semantic")
         for pdf in frames:
             if len(pdf) == 0:
                 continue
