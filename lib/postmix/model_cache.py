@@ -6,6 +6,11 @@ fastText and ranker models while it embeds. Each module that caches models regis
 batch function calls `use_models(stage)` before its work, which drops what other stages loaded in this process
 (and hands the freed heap back to the operating system). Within a stage nothing is dropped, so a worker loads a
 stage's models once however many of its tasks it runs.
+
+`stage_batches` wraps a batch function's output: `use_models` before the first batch, and once the task's batches
+are done, the heap its frames left behind goes back to the operating system. That garbage is most of what an
+embedding worker holds (measured on 30K samples, bfloat16: the model and torch add 0.8 GB, three 10K-row frames
+another 1.1 GB, of which gc + malloc_trim return 0.5 GB; dropping the encoder itself returns 30 MB).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
-from typing import Callable
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 _RELEASERS: dict[str, Callable[[], None]] = {}
 _current: str | None = None
@@ -34,9 +41,22 @@ def use_models(stage: str) -> list[str]:
         _RELEASERS[name]()
     _current = stage
     if dropped:
-        gc.collect()
-        _trim_heap()
+        hand_back_heap()
     return dropped
+
+
+def stage_batches(stage: str, batches: Iterable[T]) -> Iterator[T]:
+    """`batches` as a Spark task of `stage` yields them: other stages' models dropped first, the heap trimmed after."""
+    use_models(stage)
+    try:
+        yield from batches
+    finally:
+        hand_back_heap()
+
+
+def hand_back_heap() -> None:
+    gc.collect()
+    _trim_heap()
 
 
 def _trim_heap() -> None:

@@ -86,10 +86,13 @@ def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict) ->
 
 def _annotate_fn(params: AnnotateParams, current: str, run_id: str):
     def annotate_batches(frames):
-        from postmix.annotate.annotator import annotate_frame
-        from postmix.model_cache import use_models
+        from postmix.model_cache import stage_batches
 
-        use_models("annotate")
+        return stage_batches("annotate", annotated(frames))
+
+    def annotated(frames):
+        from postmix.annotate.annotator import annotate_frame
+
         local = replace(params, task_model=resolve_on_executor(params.task_model),
                         quality_model=resolve_on_executor(params.quality_model),
                         lid_model=resolve_on_executor(params.lid_model))

@@ -106,27 +106,32 @@ def fan_out(encoded_by, encoded):
 
 
 def _text_keys_fn(recipe: str):
-    def keys(frames):
+    def keyed(frames):
         import pandas as pd
 
         from postmix.embed.text import text_keys
-        from postmix.model_cache import use_models
-
-        use_models("embed")
 
         for pdf in frames:
             yield pd.DataFrame({"sample_id": pdf["sample_id"], "text_key": text_keys(pdf["messages"], recipe)})
+
+    def keys(frames):
+        from postmix.model_cache import stage_batches
+
+        return stage_batches("embed", keyed(frames))
 
     return keys
 
 
 def _embed_fn(params: EmbedParams, run_id: str, model_fp: str):
     def embed_batches(frames):
+        from postmix.model_cache import stage_batches
+
+        return stage_batches("embed", embedded(frames))
+
+    def embedded(frames):
         from postmix.embed.encoder import embed_frame
-        from postmix.model_cache import use_models
         from postmix.spark.files import resolve_on_executor
 
-        use_models("embed")
         local = replace(params, model=resolve_on_executor(params.model))
         for pdf in frames:
             if len(pdf) == 0:

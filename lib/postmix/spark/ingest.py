@@ -145,15 +145,18 @@ def _split_schema(rows: list[dict]):
 
 
 def _parse_splits_fn(params: IngestParams):
-    def parse(batches):
+    def parse_splits(batches):
         from postmix.ingest.parse import PARSED_SCHEMA, parse_split
         from postmix.ingest.splits import FileSplit
-        from postmix.model_cache import use_models
 
-        use_models("ingest")
         for batch in batches:
             for row in batch.to_pylist():
                 yield from _batched(parse_split(FileSplit.from_row(row), params), PARSED_SCHEMA)
+
+    def parse(batches):
+        from postmix.model_cache import stage_batches
+
+        return stage_batches("ingest", parse_splits(batches))
 
     return parse
 

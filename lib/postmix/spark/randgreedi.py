@@ -111,11 +111,13 @@ def _partition_solver(shared, params: SelectParams, resolved, group_columns: tup
     """The function each Spark task runs: all its rows, solved hash partition by hash partition."""
 
     def solve(batches):
+        from postmix.model_cache import stage_batches
+
+        return stage_batches("select", solved(batches))
+
+    def solved(batches):
         import scipy.sparse as sp
 
-        from postmix.model_cache import use_models
-
-        use_models("select")
         frames = [batch for batch in batches if len(batch)]
         if not frames:
             return

@@ -115,10 +115,13 @@ def assign(vectors, centroids: np.ndarray, params: SemanticParams, fit_id: str, 
     from postmix.storage.spark_schema import spark_schema
 
     def assign_batches(frames):
-        from postmix.model_cache import use_models
+        from postmix.model_cache import stage_batches
+
+        return stage_batches("semantic", assigned(frames))
+
+    def assigned(frames):
         from postmix.semantic.kmeans import assign_labels
 
-        use_models("semantic")
         for pdf in frames:
             if len(pdf) == 0:
                 continue

@@ -44,3 +44,13 @@ def test_the_model_caches_register_themselves():
     model_cache.use_models("semantic")
     assert ("sentinel",) not in encoder._ENCODERS
     assert models._load_validated.cache_info().currsize == 0
+
+
+def test_a_tasks_batches_declare_the_stage_first_and_hand_the_heap_back_after(releasers, monkeypatch):
+    trims = []
+    monkeypatch.setattr(model_cache, "_trim_heap", lambda: trims.append(len(releasers)))
+    batches = model_cache.stage_batches("embed", iter([1, 2]))
+    assert releasers == [] and trims == []  # nothing happens before Spark asks for the first batch
+    assert next(batches) == 1 and releasers == ["annotate"]
+    assert list(batches) == [2]
+    assert len(trims) == 2  # once for the dropped models, once when the task's batches are done
