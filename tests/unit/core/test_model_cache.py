@@ -33,10 +33,13 @@ def test_a_stage_without_models_drops_every_cached_model(releasers):
     assert model_cache.use_models("ingest") == ["annotate", "embed"]
 
 
-def test_the_model_caches_register_themselves():
+def test_the_model_caches_register_themselves(monkeypatch):
     from postmix.annotate import models
     from postmix.embed import encoder
 
+    # Start from no cached model and no current stage, whatever earlier tests in this process loaded.
+    models.clear_caches()
+    monkeypatch.setattr(model_cache, "_current", None)
     model_cache.use_models("annotate")
     models.load_model("task", models.MODELS_DIR / "task_magpie12.ftz")
     encoder._ENCODERS[("sentinel",)] = object()  # as if this process had embedded before
