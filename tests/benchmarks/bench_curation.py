@@ -263,14 +263,21 @@ class Embedder:
 # --- annotate -----------------------------------------------------------------------------------------------------
 
 def annotate(rows: list[dict], params: AnnotateParams) -> pd.DataFrame:
-    """annotate_frame over batches of params.batch_rows (the Arrow batch size the Spark stage sets), by sample_id."""
+    """annotate_frame over batches of params.batch_rows (the Arrow batch size the Spark stage sets), by sample_id;
+    as on Spark, rows are ordered by request group and no group is split between batches (the quality ranker
+    scores a reply among its siblings: postmix.spark.annotate)."""
+    from postmix.annotate.conversation import last_exchange, normalise_messages
+    from postmix.annotate.quality_group import request_groups
+    from postmix.spark.annotate import whole_groups
+
     load_annotators(params)
-    frames = []
-    for start in range(0, len(rows), params.batch_rows):
-        batch = rows[start:start + params.batch_rows]
-        frames.append(annotate_frame(pd.DataFrame({"sample_id": [r["sample_id"] for r in batch],
-                                                   "messages": [r["messages"] for r in batch],
-                                                   "meta": [r["meta"] for r in batch]}), params))
+    prompts = [last_exchange(normalise_messages(r["messages"]))[0] for r in rows]
+    pool = pd.DataFrame({"sample_id": [r["sample_id"] for r in rows], "messages": [r["messages"] for r in rows],
+                         "meta": [r["meta"] for r in rows], "source": [r["source"] for r in rows],
+                         "group": request_groups([r["source"] for r in rows], prompts)})
+    pool = pool.sort_values(["group", "sample_id"], kind="stable").reset_index(drop=True)
+    batches = (pool.iloc[start:start + params.batch_rows] for start in range(0, len(pool), params.batch_rows))
+    frames = [annotate_frame(batch, params) for batch in whole_groups(batches, "group")]
     return pd.concat(frames, ignore_index=True).set_index("sample_id")
 
 

@@ -26,7 +26,7 @@ from postmix.annotate.conversation import last_exchange, normalise_messages
 from postmix.annotate.models import FASTTEXT_QUALITY_MODEL, RANKER_QUALITY_MODEL, load_model
 from postmix.annotate.params import AnnotateParams
 from postmix.annotate.quality_eval import HH_DATASET, model_quality
-from postmix.annotate.quality_split import (ALPACA_EVAL_DATASETS, HUMAN_DATASET, TEMPLATED_DATASET,
+from postmix.annotate.quality_split import (ALPACA_EVAL_DATASETS, HUMAN_DATASET, TEMPLATED_DATASET, dataset_of,
                                             is_held_out)
 
 SHORT = {ALPACA_EVAL_DATASETS[0]: "ae1", ALPACA_EVAL_DATASETS[1]: "ae2"}
@@ -48,19 +48,20 @@ def held_out(data_dir: Path) -> dict[str, list[dict]]:
 
 
 def scorers() -> dict:
-    """name -> function(list of normalised turns) -> scores, as the product computes them."""
+    """name -> function(list of normalised turns, source name) -> scores, as the product computes them (the rows
+    of one call are one source's pool: the ranker's request groups form inside it)."""
     fasttext_model, ranker = load_model("quality", FASTTEXT_QUALITY_MODEL), load_model("quality", RANKER_QUALITY_MODEL)
 
     def product(model, length_control=False):
-        def score(turns):
+        def score(turns, source):
             replies = [last_exchange(t)[1] for t in turns]
             out = np.zeros(len(turns))
             idx = [i for i, r in enumerate(replies) if r.strip()]
-            out[idx] = model_quality(model, [turns[i] for i in idx], 4000, length_control)
+            out[idx] = model_quality(model, [turns[i] for i in idx], 4000, length_control, [source] * len(idx))
             return out
         return score
 
-    return {"length (reply chars)": lambda turns: np.array([len(last_exchange(t)[1]) for t in turns], float),
+    return {"length (reply chars)": lambda turns, _source: np.array([len(last_exchange(t)[1]) for t in turns], float),
             f"fastText {fasttext_model.name}": product(fasttext_model),
             f"LightGBM ranker {ranker.name}": product(ranker),
             "ranker, length-controlled": product(ranker, True)}
@@ -80,11 +81,11 @@ def evaluate(data: dict[str, list[dict]]) -> dict:
     for scorer_name, score in scorers().items():
         row = {}
         for name in ALPACA_EVAL_DATASETS:
-            s, win = score(turns[name]), np.array([r["meta"]["win_prob_vs_reference"] for r in data[name]])
+            s, win = score(turns[name], name), np.array([r["meta"]["win_prob_vs_reference"] for r in data[name]])
             query = np.array([r["meta"]["instruction_index"] for r in data[name]])
             row[SHORT[name]] = {**metrics.score_report(s, win, win >= 0.5, query),
                                 **metrics.length_dependence(s, win, reply_chars(turns[name]))}
-        human, templated = score(turns[HUMAN_DATASET]), score(turns[TEMPLATED_DATASET])
+        human, templated = score(turns[HUMAN_DATASET], HUMAN_DATASET), score(turns[TEMPLATED_DATASET], TEMPLATED_DATASET)
         row["dolly_vs_t0_auc"] = metrics.roc_auc(np.r_[np.ones(len(human)), np.zeros(len(templated))],
                                                  np.r_[human, templated])
         row["hh_pairwise"] = hh_pairwise(data[HH_DATASET], turns[HH_DATASET], score)
@@ -111,7 +112,7 @@ def generator_prior_ceiling(data_dir: Path) -> dict:
 
 
 def hh_pairwise(rows: list[dict], turns, score) -> dict:
-    s = score(turns)
+    s = score(turns, HH_DATASET)
     by_pair: dict[str, dict[bool, float]] = {}
     for row, value in zip(rows, s):
         by_pair.setdefault(row["meta"]["pair_id"], {})[bool(row["meta"]["preferred"])] = value
@@ -121,7 +122,7 @@ def hh_pairwise(rows: list[dict], turns, score) -> dict:
 
 def frame_of(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({"sample_id": [r["id"] for r in rows], "messages": [r["messages"] for r in rows],
-                         "meta": [json.dumps(r["meta"]) for r in rows]})
+                         "meta": [json.dumps(r["meta"]) for r in rows], "source": [dataset_of(r) for r in rows]})
 
 
 def throughput(data: dict[str, list[dict]], limit: int = 20000) -> dict:

@@ -60,6 +60,28 @@ def test_rerun_annotates_only_new_samples(spark, annotated):
     assert all(after[sample_id] == row for sample_id, row in before.items())  # old rows untouched (run_id too)
 
 
+def test_a_reply_to_a_known_request_re_annotates_its_group_as_a_fresh_run_would(spark, tmp_path):
+    # The shipped ranker scores a reply among the other replies to the same request from the same source.
+    same_request = ("What is 17 times 23?", "17 times 23 is 391: 17 x 20 = 340 and 17 x 3 = 51.")
+    write(tmp_path / "a.jsonl", FIRST)
+    config = load_config(None, {"sources": [f"a={tmp_path / 'a.jsonl'}"], "warehouse": str(tmp_path / "wh")})
+    run_ingest(spark, config)
+    run_annotate(spark, config)
+    before = {r["sample_id"]: r for r in _annotations(config)}
+    write(tmp_path / "a.jsonl", FIRST + [same_request])
+    run_ingest(spark, config)
+    outcome = run_annotate(spark, config)
+    assert outcome.counts["samples_pending"] == 2  # the new reply and its sibling; the other three untouched
+    after = {r["sample_id"]: r for r in _annotations(config)}
+    changed = {sid for sid in before if after[sid] != before[sid]}
+    assert len(after) == 5 and len(changed) == 1
+    fresh = load_config(None, {"sources": [f"a={tmp_path / 'a.jsonl'}"], "warehouse": str(tmp_path / "fresh")})
+    run_ingest(spark, fresh)
+    run_annotate(spark, fresh)
+    assert {sid: r["quality"] for sid, r in after.items()} == {r["sample_id"]: r["quality"]
+                                                              for r in _annotations(fresh)}
+
+
 def _annotations(config) -> list[dict]:
     return deltalake.DeltaTable(f"{config.warehouse}/annotations").to_pyarrow_table().to_pylist()
 

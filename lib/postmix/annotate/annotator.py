@@ -29,6 +29,9 @@ from postmix.errors import InputError, ModelError, SchemaError
 from postmix.schemas.declared import table_arrow_schema
 
 INPUT_COLUMNS = ("sample_id", "messages", "meta")
+# Optional: the sample's source name; with the last user turn it makes the quality ranker's request groups
+# (quality_group.py). Without it every row of the batch counts as one source.
+SOURCE_COLUMN = "source"
 TASK_FOR_EMPTY_PROMPT = "Others"
 
 # The columns the annotator computes: the declared annotations table less what the Spark stage adds.
@@ -57,7 +60,9 @@ def load_annotators(params: AnnotateParams) -> Annotators:
 
 
 def annotate_frame(pdf: pd.DataFrame, params: AnnotateParams) -> pd.DataFrame:
-    """The annotation columns (ANNOTATION_SCHEMA, in order) for a batch with columns sample_id, messages, meta."""
+    """The annotation columns (ANNOTATION_SCHEMA, in order) for a batch with columns sample_id, messages, meta
+    (and optionally source). A quality ranker with request-group features scores each reply among the batch's
+    replies to the same request: a caller that cuts a pool into batches keeps each group in one batch."""
     missing = [c for c in INPUT_COLUMNS if c not in pdf.columns]
     if missing:
         raise SchemaError(f"annotate: input batch lacks columns {missing} (has {list(pdf.columns)})")
@@ -67,7 +72,8 @@ def annotate_frame(pdf: pd.DataFrame, params: AnnotateParams) -> pd.DataFrame:
     flags: list[list[str]] = [[] for _ in turns]
     out = {"sample_id": pdf["sample_id"].astype(str).tolist()}
     out.update(_task_columns(models.task, turns, metas, params, flags))
-    out.update(_quality_columns(models.quality, turns, metas, params, flags))
+    sources = pdf[SOURCE_COLUMN].astype(str).tolist() if SOURCE_COLUMN in pdf.columns else None
+    out.update(_quality_columns(models.quality, turns, metas, params, flags, sources))
     out.update(_language_columns(models.lid, turns, params, flags))
     out.update(_heuristic_columns(turns))
     out["flags"] = flags
@@ -138,9 +144,9 @@ def _top_k(model: LoadedModel, lines: Sequence[str], k: int) -> list[list[dict]]
     return out
 
 
-def _quality_columns(model: LoadedModel, turns, metas, params: AnnotateParams, flags) -> dict:
+def _quality_columns(model: LoadedModel, turns, metas, params: AnnotateParams, flags, sources=None) -> dict:
     responses = [last_exchange(t)[1] for t in turns]
-    base, source = _model_quality(model, turns, responses, params, flags)
+    base, source = _model_quality(model, turns, responses, params, flags, sources)
     if params.quality_column and params.quality_mode != "model":
         for i, meta in enumerate(metas):
             user = _user_quality(meta, params, flags[i])
@@ -150,15 +156,16 @@ def _quality_columns(model: LoadedModel, turns, metas, params: AnnotateParams, f
     return {"quality": base, "quality_source": source}
 
 
-def _model_quality(model: LoadedModel, turns, responses, params: AnnotateParams, flags):
+def _model_quality(model: LoadedModel, turns, responses, params: AnnotateParams, flags, sources=None):
     """Calibrated P(good) from the quality model (length-controlled if asked); an empty response scores 0.0 by
-    rule (flag empty_response)."""
+    rule (flag empty_response) and is no member of its request group."""
     scores = np.zeros(len(turns), dtype=np.float64)
     source = ["rule"] * len(turns)
     index = [i for i, r in enumerate(responses) if not heuristics.is_empty(r)]
     if index:
         scores[index] = model_quality(model, [turns[i] for i in index], params.max_chars,
-                                      params.quality_length_control)
+                                      params.quality_length_control,
+                                      None if sources is None else [sources[i] for i in index])
         for i in index:
             source[i] = "model"
     for i, response in enumerate(responses):

@@ -115,6 +115,7 @@ def quality_rows(data_dir: Path) -> Iterator[dict]:
 
 def ranker_rows(data_dir: Path, mix_rows: int = MIX_ROWS) -> Iterator[dict]:
     """The LightGBM ranker's data: AlpacaEval replies listed per (dataset, prompt) with the judge's win probability,
+    each row's `source` its dataset (so request groups are formed as in a pool that ingests each dataset as a source),
     then mixed lists of dolly (label 1) and T0 (label 0) rows, about MIX_QUERY_ROWS per list, `mix_rows` of each
     source (hash of the row id). Split keys come from quality_split.quality_group, so the shared held-out rows
     (quality_split.is_held_out) are exactly this trainer's test part."""
@@ -123,7 +124,7 @@ def ranker_rows(data_dir: Path, mix_rows: int = MIX_ROWS) -> Iterator[dict]:
             score = row["meta"].get("win_prob_vs_reference")
             if score is not None:
                 yield {"id": row["id"], "messages": row["messages"], "label": score, "supervision": tag,
-                       "group": quality_group(row),
+                       "group": quality_group(row), "source": name,
                        "query": f"{name}/{row['meta']['instruction_index']}"}
     queries = max(1, 2 * mix_rows // MIX_QUERY_ROWS)
     for name, label in ((HUMAN_DATASET, 1.0), (TEMPLATED_DATASET, 0.0)):
@@ -133,7 +134,7 @@ def ranker_rows(data_dir: Path, mix_rows: int = MIX_ROWS) -> Iterator[dict]:
             if split_fraction(row["id"], "ranker-mix-sample") < rate:
                 query = int(split_fraction(row["id"], "ranker-mix-query") * queries)
                 yield {"id": row["id"], "messages": row["messages"], "label": label, "supervision": HUMAN_VS_TEMPLATED,
-                       "group": quality_group(row), "query": f"mix-{query}"}
+                       "group": quality_group(row), "source": name, "query": f"mix-{query}"}
 
 
 def write_jsonl(rows: Iterator[dict], path: Path) -> Path:
@@ -174,6 +175,7 @@ def build_ranker(data_dir: Path, work_dir: Path, out_dir: Path = MODELS_DIR) -> 
     recipe = {"builder": "postmix.annotate.defaults.ranker_rows", "mix_rows": MIX_ROWS,
               "mix_query_rows": MIX_QUERY_ROWS, "relevance": "round(win_prob_vs_reference * 4); dolly 4, T0 0",
               "queries": "(dataset, meta.instruction_index) for AlpacaEval; mixed dolly/T0 lists",
+              "source": "the dataset name (request groups: quality_group.py)",
               "calibration_supervision": list(RANKER_CALIBRATION_TAGS)}
     command = COMMAND.format(data_dir=data_dir) + "  # build_ranker: train_ranker(quality_rank.jsonl, ...)"
     content = train_ranker(read_jsonl(data), out_dir, TrainParams(), (RankerParams(),), RANKER_CALIBRATION_TAGS,

@@ -116,3 +116,6 @@ class RankerParams:
     text_pairs_per_query: int = 200
     text_c: float = 1.0
     text_fold_salt: str = "postmix-quality-text-fold-v1"
+    # Request-group features (quality_group.py): agreement with, and length against, the other replies to the same
+    # request from the same source (a labelled row's `source` field; "" when absent).
+    group_features: bool = True

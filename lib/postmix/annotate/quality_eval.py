@@ -19,21 +19,24 @@ HH_DATASET = "hh_rlhf_harmless_test"
 
 
 def calibrated_quality(model: LoadedModel, messages_list, max_chars: int = 4000,
-                       length_control: bool = False) -> np.ndarray:
+                       length_control: bool = False, sources=None) -> np.ndarray:
     """Calibrated P(good) for conversations, exactly as the annotator computes it for non-empty responses."""
-    return model_quality(model, [normalise_messages(m) for m in messages_list], max_chars, length_control)
+    return model_quality(model, [normalise_messages(m) for m in messages_list], max_chars, length_control, sources)
 
 
-def model_quality(model: LoadedModel, turns_list, max_chars: int, length_control: bool = False) -> np.ndarray:
+def model_quality(model: LoadedModel, turns_list, max_chars: int, length_control: bool = False,
+                  sources=None) -> np.ndarray:
     """Calibrated quality in [0,1] for normalised conversations, from a fastText model or the LightGBM ranker;
-    `length_control` gives the variant with reply length regressed out (ranker calibrations only)."""
+    `length_control` gives the variant with reply length regressed out (ranker calibrations only). A ranker with
+    request-group features scores each conversation among the others given here with the same last user turn and
+    the same entry of `sources` (default: all one source), so pass whole groups."""
     if length_control and model.calibration.length_control is None:
         raise ModelError(f"quality model {model.path} has no length-controlled calibration "
                          "(annotate.quality_length_control needs a ranker trained by postmix train --model lgbm-rank)")
     if not isinstance(model.model, QualityRanker):
         return calibrated_good_probability(model, [quality_input(t, max_chars) for t in turns_list])
     prompts, responses = zip(*(last_exchange(t) for t in turns_list)) if turns_list else ((), ())
-    raw = model.model.raw_scores(list(prompts), list(responses))
+    raw = model.model.raw_scores(list(prompts), list(responses), sources)
     if length_control:
         return model.calibration.length_control.apply(raw, np.array([len(r) for r in responses], dtype=np.float64))
     return model.calibration.apply(raw)
@@ -58,5 +61,8 @@ def hh_pairs(data_dir: Path) -> tuple[list, list]:
 
 
 def hh_pairwise_accuracy(model: LoadedModel, data_dir: Path) -> dict:
+    """Chosen against rejected, both scored in one pool (as an ingested hh_rlhf source is annotated: the two replies
+    of a pair answer the same request, so they form one request group)."""
     chosen, rejected = hh_pairs(data_dir)
-    return metrics.pairwise_accuracy(calibrated_quality(model, chosen), calibrated_quality(model, rejected))
+    scores = calibrated_quality(model, chosen + rejected, sources=[HH_DATASET] * (len(chosen) + len(rejected)))
+    return metrics.pairwise_accuracy(scores[:len(chosen)], scores[len(chosen):])

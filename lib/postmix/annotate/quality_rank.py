@@ -28,36 +28,59 @@ from postmix.annotate.conversation import last_exchange, normalise_messages
 from postmix.annotate.labelled import file_sha256, parse_label, split_fraction, split_part
 from postmix.annotate.params import RankerParams, TrainParams
 from postmix.annotate.quality_features import FEATURES, compute_features
-from postmix.annotate.quality_text import (TOKEN_PATTERN, VECTORISER_ID, TextScorers, fit_text_scorers,
-                                           load_text_scorers, save_text_scorers, text_path, vectorise)
+from postmix.annotate.quality_group import (GROUP_FEATURES, GROUP_VECTORISER_ID, fit_idf, group_features, group_path,
+                                            load_idf, request_groups, save_idf)
+from postmix.annotate.quality_text import (FEATURE_PREFIX, TOKEN_PATTERN, VECTORISER_ID, TextScorers,
+                                           fit_text_scorers, load_text_scorers, save_text_scorers, text_path,
+                                           vectorise)
 from postmix.errors import InputError, ModelError
 
 RANKER_SUFFIX = ".lgbm"
+PARTS = ("train", "validation", "calibration", "test")
 TEXT_RECIPE = ("last user turn and last assistant turn, full text for lengths, first 4,000 characters for pattern "
                "counts and word n-grams; features: postmix.annotate.quality_features.FEATURES, then one "
-               "postmix.annotate.quality_text score per supervision tag")
+               "postmix.annotate.quality_text score per supervision tag, then postmix.annotate.quality_group."
+               "GROUP_FEATURES over the replies to the same request from the same source")
 
 
-def feature_matrix(prompts: Sequence[str], responses: Sequence[str], text: Optional[TextScorers]) -> np.ndarray:
-    """The ranker's input: hand-made features, then the text scorers' columns (when the model has them)."""
-    hand = compute_features(prompts, responses)
-    return hand if text is None else np.column_stack([hand, text.scores(vectorise(responses))])
+def feature_matrix(prompts: Sequence[str], responses: Sequence[str], text: Optional[TextScorers],
+                   idf: Optional[np.ndarray] = None, sources: Optional[Sequence[str]] = None) -> np.ndarray:
+    """The ranker's input: hand-made features, the text scorers' columns and the request-group features (each when
+    the model has them). Group features take the rows' groups as they are here: pass whole groups."""
+    columns = [compute_features(prompts, responses)]
+    if text is not None:
+        columns.append(text.scores(vectorise(responses)))
+    if idf is not None:
+        columns.append(group_features(request_groups(_sources(sources, len(prompts)), prompts), responses, idf))
+    return np.column_stack(columns) if len(columns) > 1 else columns[0]
 
 
-def feature_names(text: Optional[TextScorers]) -> tuple[str, ...]:
-    return FEATURES + (text.feature_names if text is not None else ())
+def _sources(sources: Optional[Sequence[str]], rows: int) -> Sequence[str]:
+    return [""] * rows if sources is None else sources
+
+
+def feature_names(text: Optional[TextScorers], grouped: bool = False) -> tuple[str, ...]:
+    return FEATURES + (text.feature_names if text is not None else ()) + (GROUP_FEATURES if grouped else ())
 
 
 class QualityRanker:
     """A loaded ranker: raw scores for (request, reply) pairs; one thread per call (Spark runs one per core)."""
 
-    def __init__(self, booster: lgb.Booster, text: Optional[TextScorers] = None):
-        self.booster, self.text = booster, text
+    def __init__(self, booster: lgb.Booster, text: Optional[TextScorers] = None, idf: Optional[np.ndarray] = None):
+        self.booster, self.text, self.idf = booster, text, idf
 
-    def raw_scores(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+    @property
+    def uses_groups(self) -> bool:
+        """Whether a reply's score depends on the other replies to its request (then score whole groups)."""
+        return self.idf is not None
+
+    def raw_scores(self, prompts: Sequence[str], responses: Sequence[str],
+                   sources: Optional[Sequence[str]] = None) -> np.ndarray:
+        """Raw scores; `sources` (one per row, default all "") with the prompts make the request groups."""
         if not len(responses):
             return np.zeros(0)
-        return self.booster.predict(feature_matrix(prompts, responses, self.text), num_threads=1)
+        x = feature_matrix(prompts, responses, self.text, self.idf, sources)
+        return self.booster.predict(x, num_threads=1)
 
 
 def is_ranker_path(path: Path | str) -> bool:
@@ -72,18 +95,19 @@ def load_ranker(path: str) -> QualityRanker:
     except lgb.basic.LightGBMError as err:
         raise ModelError(f"quality model {path} cannot be loaded as a LightGBM model: {err}") from err
     names = tuple(booster.feature_name())
-    text = load_text_scorers(text_path(path)) if len(names) > len(FEATURES) else None
-    if names != feature_names(text):
+    text = load_text_scorers(text_path(path)) if any(n.startswith(FEATURE_PREFIX) for n in names) else None
+    idf = load_idf(group_path(path)) if GROUP_FEATURES[0] in names else None
+    expected = feature_names(text, idf is not None)
+    if names != expected:
         raise ModelError(f"quality model {path} was trained on features {names[:5]}... ({len(names)}), this "
-                         f"postmix computes {feature_names(text)[:5]}... ({len(feature_names(text))}) (retrain it "
+                         f"postmix computes {expected[:5]}... ({len(expected)}) (retrain it "
                          f"with `postmix train --model lgbm-rank`)")
-    return QualityRanker(booster, text)
+    return QualityRanker(booster, text, idf)
 
 
 def companion_files(path: Path | str) -> list[Path]:
     """Files a ranker loads besides N.lgbm (part of its fingerprint: models.py)."""
-    candidate = text_path(path)
-    return [candidate] if candidate.is_file() else []
+    return [candidate for candidate in (text_path(path), group_path(path)) if candidate.is_file()]
 
 
 @dataclass
@@ -99,12 +123,13 @@ class RankRows:
     supervision: np.ndarray  # str
     ids: np.ndarray  # the row's "id" field or "" (lets tests check which rows were trained on)
     keys: np.ndarray  # str: the split key (the text scorers' folds follow it, so a prompt never scores itself)
+    sources: np.ndarray  # str: the row's `source` field or "" (with the prompt: its request group)
 
     def take(self, mask: np.ndarray) -> "RankRows":
         idx = np.flatnonzero(mask)
         return RankRows([self.prompts[i] for i in idx], [self.responses[i] for i in idx], self.relevance[idx],
                         self.score[idx], self.good[idx], self.query[idx], self.supervision[idx], self.ids[idx],
-                        self.keys[idx])
+                        self.keys[idx], self.sources[idx])
 
 
 def _label_score(value, threshold: float, where: str) -> float:
@@ -116,7 +141,7 @@ def _label_score(value, threshold: float, where: str) -> float:
 def split_rows(rows: Iterable[dict], train: TrainParams, params: RankerParams) -> dict[str, RankRows]:
     """Labelled rows into parts train / validation / calibration / test by the hash of the split key."""
     cols: dict[str, list] = {k: [] for k in ("prompts", "responses", "score", "part", "query", "supervision", "ids",
-                                              "keys")}
+                                              "keys", "sources")}
     for index, row in enumerate(rows):
         where = row.get("_where", f"row {index}")
         if "messages" not in row:
@@ -132,12 +157,13 @@ def split_rows(rows: Iterable[dict], train: TrainParams, params: RankerParams) -
         cols["score"].append(_label_score(row.get("label"), train.quality_threshold, where))
         cols["part"].append(part), cols["query"].append(f"{part}/{row.get('query', key)}")
         cols["supervision"].append(str(row.get("supervision", "unspecified"))), cols["ids"].append(str(row.get("id", "")))
-        cols["keys"].append(key)
+        cols["keys"].append(key), cols["sources"].append(str(row.get("source", "")))
     score, part = np.array(cols["score"], dtype=np.float64), np.array(cols["part"])
     everything = RankRows(cols["prompts"], cols["responses"], np.rint(score * params.relevance_levels).astype(int),
                           score, score >= train.quality_threshold, np.array(cols["query"]),
-                          np.array(cols["supervision"]), np.array(cols["ids"]), np.array(cols["keys"]))
-    return {p: everything.take(part == p) for p in ("train", "validation", "calibration", "test")}
+                          np.array(cols["supervision"]), np.array(cols["ids"]), np.array(cols["keys"]),
+                          np.array(cols["sources"], dtype=object))
+    return {p: everything.take(part == p) for p in PARTS}
 
 
 def _dataset(rows: RankRows, x: np.ndarray, names: Sequence[str]) -> lgb.Dataset:
@@ -148,19 +174,37 @@ def _dataset(rows: RankRows, x: np.ndarray, names: Sequence[str]) -> lgb.Dataset
                        free_raw_data=False)
 
 
-def feature_matrices(parts: dict[str, RankRows], params: RankerParams) -> tuple[Optional[TextScorers], dict]:
-    """Text scorers fitted on the train part, and every part's feature matrix: train rows get out-of-fold text
-    scores (folds by split key), the other parts the scores of the scorers fitted on all train rows."""
+def feature_matrices(parts: dict[str, RankRows],
+                     params: RankerParams) -> tuple[Optional[TextScorers], Optional[np.ndarray], dict]:
+    """Text scorers fitted on the train part, the group features' idf (train replies), and every part's feature
+    matrix: train rows get out-of-fold text scores (folds by split key), the other parts the scores of the scorers
+    fitted on all train rows; group features are computed over the rows of every part together, as the annotate
+    stage sees a whole pool (a request group may straddle parts when the split key is not the request)."""
     train = parts["train"]
     text, oof = None, np.zeros((len(train.good), 0))
     if params.text_features:
         fold = np.array([int(split_fraction(k, params.text_fold_salt) * params.text_folds) for k in train.keys])
         text, oof = fit_text_scorers(vectorise(train.responses), train.good, train.query, train.supervision, fold,
                                      params)
-    matrices = {"train": np.column_stack([compute_features(train.prompts, train.responses), oof])}
-    for part in ("validation", "calibration", "test"):
-        matrices[part] = feature_matrix(parts[part].prompts, parts[part].responses, text)
-    return text, matrices
+    idf = fit_idf(train.responses) if params.group_features else None
+    grouped = _group_columns(parts, idf)
+    matrices = {"train": np.column_stack([compute_features(train.prompts, train.responses), oof, grouped["train"]])}
+    for part in PARTS[1:]:
+        rows = parts[part]
+        matrices[part] = np.column_stack([feature_matrix(rows.prompts, rows.responses, text), grouped[part]])
+    return text, idf, matrices
+
+
+def _group_columns(parts: dict[str, RankRows], idf: Optional[np.ndarray]) -> dict[str, np.ndarray]:
+    """Each part's request-group feature columns (rows x 0 without idf), computed over all parts' rows at once."""
+    if idf is None:
+        return {part: np.zeros((len(parts[part].good), 0)) for part in PARTS}
+    prompts = [p for part in PARTS for p in parts[part].prompts]
+    responses = [r for part in PARTS for r in parts[part].responses]
+    sources = np.concatenate([parts[part].sources for part in PARTS])
+    everything = group_features(request_groups(sources, prompts), responses, idf)
+    bounds = np.cumsum([0] + [len(parts[part].good) for part in PARTS])
+    return {part: everything[bounds[i]:bounds[i + 1]] for i, part in enumerate(PARTS)}
 
 
 def _booster_params(params: RankerParams) -> dict:
@@ -209,8 +253,8 @@ def train_ranker(rows: Iterable[dict], out_dir: str | Path, train: TrainParams =
     the calibration part (rows of `calibration_supervision` tags, all when empty), evaluate on test, write files."""
     parts = split_rows(rows, train, candidates[0])
     _check_parts(parts)
-    text, matrices = feature_matrices(parts, candidates[0])
-    names = feature_names(text)
+    text, idf, matrices = feature_matrices(parts, candidates[0])
+    names = feature_names(text, idf is not None)
     tried, best = [], None
     for params in candidates:
         booster, rounds, curve = fit_booster(parts, matrices, names, params)
@@ -225,11 +269,12 @@ def train_ranker(rows: Iterable[dict], out_dir: str | Path, train: TrainParams =
     model_path = out / f"{name}{RANKER_SUFFIX}"
     booster.save_model(str(model_path), num_iteration=rounds)
     _write_text_scorers(text, model_path)
+    _write_group_idf(idf, model_path)
     booster = lgb.Booster(model_file=str(model_path))  # the saved prefix, exactly what the annotator loads
     calibration = _calibrate(booster, parts["calibration"], matrices["calibration"], calibration_supervision)
     save_calibration(calibration, model_path)
     return _card(model_path, booster, params, train, parts, matrices["test"], calibration, tried, data or {},
-                 command, text)
+                 command, text, idf)
 
 
 def _write_text_scorers(text: Optional[TextScorers], model_path: Path) -> None:
@@ -241,8 +286,18 @@ def _write_text_scorers(text: Optional[TextScorers], model_path: Path) -> None:
         save_text_scorers(text, path)
 
 
+def _write_group_idf(idf: Optional[np.ndarray], model_path: Path) -> None:
+    """N.group.npz beside the model, or no such file (a stale one would make a model without group features
+    look like one with them to nothing, but its hash would still enter the fingerprint)."""
+    path = group_path(model_path)
+    if idf is None:
+        path.unlink(missing_ok=True)
+    else:
+        save_idf(idf, path)
+
+
 def _check_parts(parts: dict[str, RankRows]) -> None:
-    for part in ("train", "validation", "calibration", "test"):
+    for part in PARTS:
         if len(set(parts[part].good.tolist())) < 2:
             raise InputError(f"train: the {part} part of the ranker data has fewer than 2 labels "
                              f"({len(parts[part].good)} rows); more labelled data is needed")
@@ -258,17 +313,17 @@ def _calibrate(booster: lgb.Booster, rows: RankRows, x: np.ndarray, tags: Sequen
 
 
 def _card(model_path: Path, booster, params, train, parts, test_x, calibration, tried, data, command,
-          text: Optional[TextScorers]) -> dict:
+          text: Optional[TextScorers], idf: Optional[np.ndarray]) -> dict:
     test = parts["test"]
     raw = booster.predict(test_x)
-    names = feature_names(text)
+    names = feature_names(text, idf is not None)
     chars = np.array([len(r) for r in test.responses], dtype=np.float64)
     importance = booster.feature_importance("gain")
     content = {
         "kind": "quality", "model": "lightgbm lambdarank", "model_file": model_path.name,
         "model_sha256": file_sha256(model_path), "model_bytes": model_path.stat().st_size, "command": command,
         "data": data, "text_recipe": TEXT_RECIPE, "features": list(names),
-        "text_scorers": _text_card(model_path, text),
+        "text_scorers": _text_card(model_path, text), "group_features": _group_card(model_path, idf),
         "feature_importance_gain": [[f, round(float(g), 3)] for f, g in  # a list: JSON keys get sorted
                                     sorted(zip(names, importance), key=lambda t: -t[1])],
         "split": {"method": "sha256(salt NUL key) as u: test if u < test_fraction, calibration below "
@@ -300,6 +355,16 @@ def _text_card(model_path: Path, text: Optional[TextScorers]) -> Optional[dict]:
                    "out-of-fold scores (text_folds folds by hash of the split key)"}
 
 
+def _group_card(model_path: Path, idf: Optional[np.ndarray]) -> Optional[dict]:
+    if idf is None:
+        return None
+    path = group_path(model_path)
+    return {"file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
+            "features": list(GROUP_FEATURES), "vectoriser": GROUP_VECTORISER_ID,
+            "groups": "rows with the same `source` field and the same last user turn (postmix.annotate.quality_group)",
+            "idf": "log((N + 1) / (df + 1)) + 1 over the train part's replies, float16"}
+
+
 def write_card(model_path: Path, content: dict) -> dict:
     stem = str(model_path)[: -len(RANKER_SUFFIX)]
     Path(f"{stem}.card.json").write_text(json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
@@ -315,6 +380,7 @@ def render_markdown(card: dict) -> str:
              f"- data: `{json.dumps(card['data'], sort_keys=True, ensure_ascii=False)}`",
              f"- input: {card['text_recipe']}",
              f"- text scorers: `{json.dumps(card.get('text_scorers'), sort_keys=True)}`",
+             f"- group features: `{json.dumps(card.get('group_features'), sort_keys=True)}`",
              f"- split: {card['split']['method']}; key {card['split']['key']}; salt `{card['split']['salt']}`, "
              f"test {card['split']['test_fraction']}, calibration {card['split']['calibration_fraction']}, "
              f"validation {card['split']['validation_fraction']} (salt `{card['split']['validation_salt']}`)",

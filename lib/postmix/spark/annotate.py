@@ -3,6 +3,11 @@
 Models are validated on the driver before any work (a missing or corrupt model is a ModelError at start-up), then
 loaded once per Python worker by the engine-free `annotate_frame` (cached per process). A row is current when its
 `annotate_fingerprint` (parameters + sha256 of every model file) matches; changing a model re-annotates every row.
+
+A quality ranker with request-group features (postmix.annotate.quality_group) scores a reply among the other
+replies to the same request from the same source, so such a group must reach `annotate_frame` whole: rows are
+hash-partitioned by the group, sorted by it inside each partition, and the Arrow batches re-cut so that no group
+spans two batches. A group that gains a member is annotated again as a whole (its members' scores depend on it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 from postmix.annotate.annotator import ANNOTATION_COLUMNS, load_annotators
 from postmix.annotate.calibration import calibration_path
 from postmix.annotate.params import AnnotateParams
+from postmix.annotate.quality_rank import QualityRanker, companion_files
 from postmix.params import fingerprint
 from postmix.spark.files import resolve_on_executor, ship_local_file
 from postmix.spark.session import ARROW_BATCH_ROWS
@@ -21,6 +27,7 @@ from postmix.storage.delta import merge_rows, read_table, scoped_conf, table_exi
 from postmix.storage.tables import table_path
 
 INPUTS = ("samples",)
+GROUP_KEY = "_request_group"
 
 
 def annotate_fingerprint(params: AnnotateParams) -> str:
@@ -37,15 +44,36 @@ def run_annotate(spark, config, force: bool = False) -> StageOutcome:
                      lambda _inputs: annotate(spark, config.warehouse, run_id, params, current), force)
 
 
-def samples_to_annotate(spark, warehouse: str, current: str):
-    """Samples with no annotation for the current fingerprint (incremental: new samples, or changed models)."""
-    samples = read_table(spark, warehouse, "samples").select("sample_id", "messages", "meta")
+def samples_to_annotate(spark, warehouse: str, current: str, grouped: bool = False):
+    """Samples with no annotation for the current fingerprint (incremental: new samples, or changed models); when
+    `grouped`, with every other member of their request groups, keyed by GROUP_KEY."""
+    samples = read_table(spark, warehouse, "samples").select("sample_id", "source", "messages", "meta")
+    if grouped:
+        samples = samples.withColumn(GROUP_KEY, request_group_key())
     if not table_exists(spark, table_path(warehouse, "annotations")):
         return samples
     from pyspark.sql import functions as F
 
     done = read_table(spark, warehouse, "annotations").where(F.col("annotate_fingerprint") == F.lit(current))
-    return samples.join(done.select("sample_id"), "sample_id", "left_anti")
+    pending = samples.join(done.select("sample_id"), "sample_id", "left_anti")
+    if not grouped:
+        return pending
+    return samples.join(pending.select(GROUP_KEY).distinct(), GROUP_KEY, "left_semi")
+
+
+def request_group_key():
+    """A hash of (source, last user turn): rows of one request group (quality_group.request_groups, whose last user
+    turn is "" when there is none) always share it; rows of two groups rarely do, and then travel together."""
+    from pyspark.sql import functions as F
+
+    last_user = F.expr("try_element_at(filter(messages, m -> m.role = 'user'), -1).content")
+    return F.xxhash64(F.col("source"), F.coalesce(last_user, F.lit("")))
+
+
+def uses_request_groups(params: AnnotateParams) -> bool:
+    """Whether the quality model scores replies within their request groups (a ranker with group features)."""
+    quality = load_annotators(params).quality.model
+    return isinstance(quality, QualityRanker) and quality.uses_groups
 
 
 def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current: str) -> StageOutcome:
@@ -53,12 +81,17 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
 
     for path in (params.task_model, params.quality_model, params.lid_model):
         ship_local_file(spark, path)
-    if params.quality_model:  # the calibration travels with the model (SparkFiles puts both in one folder)
-        ship_local_file(spark, str(calibration_path(Path(params.quality_model))))
-    pending = samples_to_annotate(spark, warehouse, current)
+    if params.quality_model:  # calibration, text scorers and idf travel with the model (SparkFiles: one folder)
+        for path in (calibration_path(Path(params.quality_model)), *companion_files(params.quality_model)):
+            ship_local_file(spark, str(path))
+    grouped = uses_request_groups(params)
+    pending = samples_to_annotate(spark, warehouse, current, grouped)
     total = read_table(spark, warehouse, "samples").count()
     out_schema = spark_schema("annotations")
-    rows = pending.mapInPandas(_annotate_fn(params, current, run_id), out_schema)
+    if grouped:
+        partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+        pending = pending.repartition(partitions, GROUP_KEY).sortWithinPartitions(GROUP_KEY, "sample_id")
+    rows = pending.mapInPandas(_annotate_fn(params, current, run_id, GROUP_KEY if grouped else None), out_schema)
     counts = {"samples_total": total, "samples_pending": 0}
     rows = rows.persist()
     # batch_rows: the rows per Arrow batch that annotate_frame receives (read when the plan runs, inside the block)
@@ -84,11 +117,31 @@ def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict) ->
         rows.unpersist()
 
 
-def _annotate_fn(params: AnnotateParams, current: str, run_id: str):
+def whole_groups(frames, key: str):
+    """The batches of a partition sorted by `key`, re-cut so that rows with one key value are never split: each
+    batch's trailing rows with its last key wait for the next batch (a long group makes one large batch)."""
+    import pandas as pd
+
+    carry = None
+    for pdf in frames:
+        if carry is not None and len(carry):
+            pdf = pd.concat([carry, pdf], ignore_index=True)
+        if not len(pdf):
+            continue
+        keys = pdf[key].to_numpy()
+        cut = len(pdf) - int((keys == keys[-1]).sum())  # sorted: the last key's rows end the batch
+        if cut:
+            yield pdf.iloc[:cut].reset_index(drop=True)
+        carry = pdf.iloc[cut:].reset_index(drop=True)
+    if carry is not None and len(carry):
+        yield carry
+
+
+def _annotate_fn(params: AnnotateParams, current: str, run_id: str, group_key: str | None = None):
     def annotate_batches(frames):
         from postmix.model_cache import stage_batches
 
-        return stage_batches("annotate", annotated(frames))
+        return stage_batches("annotate", annotated(whole_groups(frames, group_key) if group_key else frames))
 
     def annotated(frames):
         from postmix.annotate.annotator import annotate_frame

@@ -78,9 +78,11 @@ def _sha(path):
 def test_every_row_names_models_and_their_sha256(annotated):
     for kind, path in default_model_paths().items():
         digest = _sha(path)
-        text = path.with_name(path.name.replace(".lgbm", ".text.npz"))
-        if path.suffix == ".lgbm" and text.is_file():  # the ranker and its text scorers: one fingerprint of both
-            digest = hashlib.sha256(f"{path.name}:{digest}\n{text.name}:{_sha(text)}".encode()).hexdigest()
+        companions = [path.with_name(path.name.replace(".lgbm", suffix)) for suffix in (".text.npz", ".group.npz")]
+        companions = [c for c in companions if path.suffix == ".lgbm" and c.is_file()]
+        if companions:  # the ranker, its text scorers and its group idf: one fingerprint of all
+            lines = [f"{path.name}:{digest}"] + [f"{c.name}:{_sha(c)}" for c in companions]
+            digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
         assert set(annotated[f"{kind}_model"]) == {path.name}
         assert set(annotated[f"{kind}_model_sha256"]) == {digest}
 

@@ -6,6 +6,7 @@ import pytest
 from postmix.annotate import quality_text
 from postmix.annotate.models import clear_caches, load_model
 from postmix.annotate.params import RankerParams, TrainParams
+from postmix.annotate.quality_features import FEATURES
 from postmix.annotate.quality_rank import train_ranker
 from postmix.annotate.quality_text import (BUCKETS, TextScorers, fit_pairwise, fit_text_scorers,
                                            load_text_scorers, sample_pairs, save_text_scorers, text_path, vectorise)
@@ -93,7 +94,7 @@ def test_ranker_loads_its_text_scorers_and_they_are_part_of_the_fingerprint(tmp_
     card = train_ranker(quality_rows(300), tmp_path, TrainParams(), (params,), name="r")
     model_path = tmp_path / "r.lgbm"
     assert text_path(model_path).is_file() and card["text_scorers"]["tags"] == ["unspecified"]
-    assert card["features"][-1] == "text_pairwise__unspecified"
+    assert card["features"][len(FEATURES)] == "text_pairwise__unspecified"  # after the hand features
     clear_caches()
     loaded = load_model("quality", model_path)
     assert loaded.model.text is not None and loaded.sha256 != card["model_sha256"]  # lgbm + text file

@@ -1,0 +1,158 @@
+"""Request-group features of the quality ranker: how a reply stands among the other replies to the same request.
+
+A request group is every reply in the pool to the same request from the same source: the same last user turn
+(conversation.last_exchange) under the same `source` name. AlpacaEval-style data holds dozens of systems' answers
+to one instruction, preference data two or more; most rows of most pools are alone in their group.
+
+Why agreement: facts that many independent writers state recur across their answers, while a hallucinated list or a
+wrong result is idiosyncratic; how close a reply sits to the others (minimum-Bayes-risk style consensus) carries
+correctness that no feature of the reply alone can see. Why length inside the group: judges compare answers to one
+request, so a reply's length against its siblings says more than its length against every request.
+
+Features per reply i of a group of n, from its TF-IDF vector v_i (word unigrams of the first SCAN_CHARS characters,
+hashed into quality_text.BUCKETS buckets, sublinear tf, idf fitted on the training replies and shipped with the
+model, L2-normalised) and S = V V^T over the group:
+  group_agreement_mean      mean_{j != i} S_ij
+  group_agreement_max       max_{j != i} S_ij
+  group_agreement_centroid  cosine of v_i to the mean of the other replies' vectors
+  group_agreement_z         group_agreement_mean standardised inside the group (0 when all agree equally)
+  group_agreement_rank      percentile rank of group_agreement_mean inside the group
+  group_mean_agreement      the group's mean of group_agreement_mean (how much the request's answers agree)
+  group_length_rank         percentile rank of log1p(reply chars) inside the group (0.5 when alone)
+  group_length_z            log1p(reply chars) standardised inside the group (0 when alone)
+  group_mean_log_length     the group's mean log1p(reply chars)
+  group_size                n
+A reply alone in its group has no agreement: those five features are missing (NaN; LightGBM routes them as it
+learned to), the length ones take their alone values.
+
+The file beside a ranker N.lgbm that uses them: N.group.npz (the idf as float16, the vectoriser id). The features
+of a reply depend on its group, so the annotate stage scores whole groups together (spark/annotate.py) and
+re-scores a group's members when it gains one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+from scipy.stats import rankdata
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from postmix.annotate.quality_text import BUCKETS, SCAN_CHARS, TOKEN_PATTERN
+from postmix.errors import ModelError
+
+GROUP_SUFFIX = ".group.npz"
+GROUP_VECTORISER_ID = f"hashing-word-1gram-sublinear-tfidf-l2-{BUCKETS}-{SCAN_CHARS}-v1"
+GROUP_FEATURES = (
+    "group_agreement_mean", "group_agreement_max", "group_agreement_centroid", "group_agreement_z",
+    "group_agreement_rank", "group_mean_agreement", "group_length_rank", "group_length_z", "group_mean_log_length",
+    "group_size",
+)
+_AGREEMENT = slice(0, 6)
+
+_UNIGRAMS = HashingVectorizer(n_features=BUCKETS, ngram_range=(1, 1), token_pattern=TOKEN_PATTERN,
+                              alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
+
+
+def request_groups(sources: Sequence[str], prompts: Sequence[str]) -> np.ndarray:
+    """One key per row: replies with the same source and the same last user turn share it."""
+    return np.array([hashlib.sha256(f"{s}\x00{p}".encode("utf-8", "surrogatepass")).hexdigest()
+                     for s, p in zip(sources, prompts)], dtype=object)
+
+
+def _counts(responses: Sequence[str]) -> sparse.csr_matrix:
+    return _UNIGRAMS.transform(["" if r is None else str(r)[:SCAN_CHARS] for r in responses]).tocsr()
+
+
+def fit_idf(responses: Sequence[str]) -> np.ndarray:
+    """Smoothed idf per bucket over these replies, rounded to float16 (what the model file keeps)."""
+    counts = _counts(responses)
+    df = np.bincount(counts.indices, minlength=BUCKETS)
+    idf = np.log((counts.shape[0] + 1) / (df + 1)) + 1
+    return idf.astype(np.float16).astype(np.float32)
+
+
+def tfidf(responses: Sequence[str], idf: np.ndarray) -> sparse.csr_matrix:
+    """L2-normalised sublinear TF-IDF rows."""
+    counts = _counts(responses)
+    counts.data = 1 + np.log(counts.data)
+    weighted = (counts @ sparse.diags(idf)).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    return (sparse.diags(1 / np.maximum(norms, 1e-12)) @ weighted).tocsr()
+
+
+def group_features(groups: np.ndarray, responses: Sequence[str], idf: np.ndarray) -> np.ndarray:
+    """rows x len(GROUP_FEATURES), every group taken as it is in these rows (pass whole groups)."""
+    out = np.full((len(responses), len(GROUP_FEATURES)), np.nan)
+    if not len(responses):
+        return out
+    log_len = np.log1p(np.array([len(r or "") for r in responses], dtype=np.float64))
+    order = np.argsort(groups, kind="stable")
+    _, starts = np.unique(groups[order], return_index=True)
+    members = np.split(order, starts[1:])
+    shared = [rows for rows in members if len(rows) > 1]
+    vectors = tfidf([responses[i] for rows in shared for i in rows], idf) if shared else None
+    offset = 0
+    for rows in members:
+        out[rows, 6:] = np.column_stack([_percentile_rank(log_len[rows]), _standardised(log_len[rows]),
+                                         np.full(len(rows), log_len[rows].mean()), np.full(len(rows), len(rows))])
+        if len(rows) > 1:
+            block = vectors[offset:offset + len(rows)]
+            out[rows, _AGREEMENT] = _agreement(np.asarray((block @ block.T).todense(), dtype=np.float64))
+            offset += len(rows)
+    return out
+
+
+def _agreement(similarity: np.ndarray) -> np.ndarray:
+    """The six agreement columns of one group from its cosine matrix."""
+    n = len(similarity)
+    self_similarity = np.diag(similarity).copy()
+    row_sums = similarity.sum(axis=1)
+    mean = (row_sums - self_similarity) / (n - 1)
+    others = similarity.copy()
+    np.fill_diagonal(others, -np.inf)
+    # |sum of the others' vectors| from the matrix: sum(S) - 2 rowsum_i + S_ii
+    centroid = (row_sums - self_similarity) / np.sqrt(np.maximum(similarity.sum() - 2 * row_sums + self_similarity,
+                                                                 1e-12))
+    return np.column_stack([mean, others.max(axis=1), centroid, _standardised(mean), _percentile_rank(mean),
+                            np.full(n, mean.mean())])
+
+
+def _percentile_rank(values: np.ndarray) -> np.ndarray:
+    n = len(values)
+    return (rankdata(values) - 1) / (n - 1) if n > 1 else np.full(n, 0.5)
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def group_path(model_path: Path | str) -> Path:
+    """N.group.npz beside N.lgbm."""
+    stem = str(model_path)[: -len(".lgbm")] if str(model_path).endswith(".lgbm") else str(model_path)
+    return Path(stem + GROUP_SUFFIX)
+
+
+def save_idf(idf: np.ndarray, path: Path) -> None:
+    # Uncompressed for the same reason as the text scorers: a rebuilt model must hash the same.
+    with open(path, "wb") as handle:
+        np.savez(handle, idf=idf.astype(np.float16), vectoriser=np.array(GROUP_VECTORISER_ID))
+
+
+def load_idf(path: Path) -> np.ndarray:
+    """The idf in `path`; a missing file, another vectoriser or a damaged array is a ModelError."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            vectoriser, idf = str(data["vectoriser"]), data["idf"]
+    except (OSError, KeyError, ValueError) as err:
+        raise ModelError(f"quality model group features {path} cannot be read: {err}") from err
+    if vectoriser != GROUP_VECTORISER_ID:
+        raise ModelError(f"quality model group features {path} were built with vectoriser {vectoriser!r}, this "
+                         f"postmix uses {GROUP_VECTORISER_ID!r} (retrain with `postmix train --model lgbm-rank`)")
+    if idf.shape != (BUCKETS,) or not np.all(np.isfinite(idf)):
+        raise ModelError(f"quality model group features {path}: idf of shape {idf.shape} (need {BUCKETS} finite)")
+    return np.ascontiguousarray(idf, dtype=np.float32)
