@@ -119,3 +119,6 @@ class RankerParams:
     # Request-group features (quality_group.py): agreement with, and length against, the other replies to the same
     # request from the same source (a labelled row's `source` field; "" when absent).
     group_features: bool = True
+    # The supervision tag whose text scorer weighs siblings in the weighted group features; "" or a tag without a
+    # text scorer: the text scores summed over tags.
+    group_prior_tag: str = ""

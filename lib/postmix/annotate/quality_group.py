@@ -17,13 +17,17 @@ model, L2-normalised) and S = V V^T over the group:
   group_agreement_centroid  cosine of v_i to the mean of the other replies' vectors
   group_agreement_z         group_agreement_mean standardised inside the group (0 when all agree equally)
   group_agreement_rank      percentile rank of group_agreement_mean inside the group
-  group_mean_agreement      the group's mean of group_agreement_mean (how much the request's answers agree)
   group_length_rank         percentile rank of log1p(reply chars) inside the group (0.5 when alone)
   group_length_z            log1p(reply chars) standardised inside the group (0 when alone)
-  group_mean_log_length     the group's mean log1p(reply chars)
-  group_size                n
-A reply alone in its group has no agreement: those five features are missing (NaN; LightGBM routes them as it
-learned to), the length ones take their alone values.
+and, with a prior score p per reply (the ranker's text scorers, summed over tags) standardised inside the group
+as z, agreement with the replies the prior rates best (groups of 3 or more):
+  group_weighted_agreement    sum_{j != i} e^{z_j} S_ij / sum_{j != i} e^{z_j}
+  group_top5_agreement        mean S_ij over the 5 siblings with the highest prior
+  group_weighted_agreement_z  group_weighted_agreement standardised inside the group
+A reply alone in its group has no agreement: those features are missing (NaN; LightGBM routes them as it learned
+to), the length ones take their alone values. No feature describes the group itself (its size, its mean length or
+agreement): in the training data those name the judge (every AlpacaEval 1 prompt has 53 replies, every AlpacaEval 2
+prompt 58), which a pool's groups would not.
 
 The file beside a ranker N.lgbm that uses them: N.group.npz (the idf as float16, the vectoriser id). The features
 of a reply depend on its group, so the annotate stage scores whole groups together (spark/annotate.py) and
@@ -33,8 +37,9 @@ re-scores a group's members when it gains one.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -48,10 +53,11 @@ GROUP_SUFFIX = ".group.npz"
 GROUP_VECTORISER_ID = f"hashing-word-1gram-sublinear-tfidf-l2-{BUCKETS}-{SCAN_CHARS}-v1"
 GROUP_FEATURES = (
     "group_agreement_mean", "group_agreement_max", "group_agreement_centroid", "group_agreement_z",
-    "group_agreement_rank", "group_mean_agreement", "group_length_rank", "group_length_z", "group_mean_log_length",
-    "group_size",
+    "group_agreement_rank", "group_length_rank", "group_length_z", "group_weighted_agreement",
+    "group_top5_agreement", "group_weighted_agreement_z",
 )
-_AGREEMENT = slice(0, 6)
+_AGREEMENT, _LENGTH, _WEIGHTED = slice(0, 5), slice(5, 7), slice(7, 10)
+TOP_SIBLINGS = 5
 
 _UNIGRAMS = HashingVectorizer(n_features=BUCKETS, ngram_range=(1, 1), token_pattern=TOKEN_PATTERN,
                               alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
@@ -84,30 +90,35 @@ def tfidf(responses: Sequence[str], idf: np.ndarray) -> sparse.csr_matrix:
     return (sparse.diags(1 / np.maximum(norms, 1e-12)) @ weighted).tocsr()
 
 
-def group_features(groups: np.ndarray, responses: Sequence[str], idf: np.ndarray) -> np.ndarray:
-    """rows x len(GROUP_FEATURES), every group taken as it is in these rows (pass whole groups)."""
+def group_features(groups: np.ndarray, responses: Sequence[str], idf: np.ndarray,
+                   prior: Optional[np.ndarray] = None) -> np.ndarray:
+    """rows x len(GROUP_FEATURES), every group taken as it is in these rows (pass whole groups); without a prior
+    the weighted columns are missing."""
     out = np.full((len(responses), len(GROUP_FEATURES)), np.nan)
     if not len(responses):
         return out
     log_len = np.log1p(np.array([len(r or "") for r in responses], dtype=np.float64))
     order = np.argsort(groups, kind="stable")
     _, starts = np.unique(groups[order], return_index=True)
-    members = np.split(order, starts[1:])
+    members = [np.sort(rows) for rows in np.split(order, starts[1:])]  # each group in row order
     shared = [rows for rows in members if len(rows) > 1]
     vectors = tfidf([responses[i] for rows in shared for i in rows], idf) if shared else None
     offset = 0
     for rows in members:
-        out[rows, 6:] = np.column_stack([_percentile_rank(log_len[rows]), _standardised(log_len[rows]),
-                                         np.full(len(rows), log_len[rows].mean()), np.full(len(rows), len(rows))])
-        if len(rows) > 1:
-            block = vectors[offset:offset + len(rows)]
-            out[rows, _AGREEMENT] = _agreement(np.asarray((block @ block.T).todense(), dtype=np.float64))
-            offset += len(rows)
+        out[rows, _LENGTH] = np.column_stack([_percentile_rank(log_len[rows]), _standardised(log_len[rows])])
+        if len(rows) < 2:
+            continue
+        block = vectors[offset:offset + len(rows)]
+        offset += len(rows)
+        similarity = np.asarray((block @ block.T).todense(), dtype=np.float64)
+        out[rows, _AGREEMENT] = _agreement(similarity)
+        if prior is not None and len(rows) > 2:
+            out[rows, _WEIGHTED] = _weighted_agreement(similarity, prior[rows])
     return out
 
 
 def _agreement(similarity: np.ndarray) -> np.ndarray:
-    """The six agreement columns of one group from its cosine matrix."""
+    """The five agreement columns of one group from its cosine matrix."""
     n = len(similarity)
     self_similarity = np.diag(similarity).copy()
     row_sums = similarity.sum(axis=1)
@@ -117,8 +128,19 @@ def _agreement(similarity: np.ndarray) -> np.ndarray:
     # |sum of the others' vectors| from the matrix: sum(S) - 2 rowsum_i + S_ii
     centroid = (row_sums - self_similarity) / np.sqrt(np.maximum(similarity.sum() - 2 * row_sums + self_similarity,
                                                                  1e-12))
-    return np.column_stack([mean, others.max(axis=1), centroid, _standardised(mean), _percentile_rank(mean),
-                            np.full(n, mean.mean())])
+    return np.column_stack([mean, others.max(axis=1), centroid, _standardised(mean), _percentile_rank(mean)])
+
+
+def _weighted_agreement(similarity: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The three prior-weighted columns of one group (3 or more replies)."""
+    weights = np.exp(_standardised(prior))[None, :].repeat(len(prior), axis=0)
+    np.fill_diagonal(weights, 0.0)
+    weighted = (weights * similarity).sum(axis=1) / weights.sum(axis=1)
+    # Ties in the prior are broken by row order inside the group (the stage sorts a group by sample_id).
+    best_first = np.argsort(-prior, kind="stable")
+    top = np.array([similarity[i, [j for j in best_first if j != i][:TOP_SIBLINGS]].mean()
+                    for i in range(len(prior))])
+    return np.column_stack([weighted, top, _standardised(weighted)])
 
 
 def _percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -137,22 +159,44 @@ def group_path(model_path: Path | str) -> Path:
     return Path(stem + GROUP_SUFFIX)
 
 
-def save_idf(idf: np.ndarray, path: Path) -> None:
+@dataclass(frozen=True)
+class GroupModel:
+    """What a ranker's group features need beyond the replies: the idf, and which text scorer's score weighs the
+    siblings in the weighted columns ("": the text scores summed over tags)."""
+
+    idf: np.ndarray
+    prior_tag: str = ""
+
+    def __post_init__(self) -> None:
+        if self.idf.shape != (BUCKETS,) or not np.all(np.isfinite(self.idf)):
+            raise ModelError(f"group features: idf of shape {self.idf.shape} (need {BUCKETS} finite values)")
+
+    def prior(self, text_scores: Optional[np.ndarray], tags: Sequence[str]) -> Optional[np.ndarray]:
+        if text_scores is None or not text_scores.shape[1]:
+            return None
+        if self.prior_tag in tags:
+            return text_scores[:, list(tags).index(self.prior_tag)]
+        return text_scores.sum(axis=1)
+
+
+def save_group_model(model: GroupModel, path: Path) -> None:
     # Uncompressed for the same reason as the text scorers: a rebuilt model must hash the same.
     with open(path, "wb") as handle:
-        np.savez(handle, idf=idf.astype(np.float16), vectoriser=np.array(GROUP_VECTORISER_ID))
+        np.savez(handle, idf=model.idf.astype(np.float16), prior_tag=np.array(model.prior_tag),
+                 vectoriser=np.array(GROUP_VECTORISER_ID))
 
 
-def load_idf(path: Path) -> np.ndarray:
-    """The idf in `path`; a missing file, another vectoriser or a damaged array is a ModelError."""
+def load_group_model(path: Path) -> GroupModel:
+    """The group model in `path`; a missing file, another vectoriser or a damaged array is a ModelError."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            vectoriser, idf = str(data["vectoriser"]), data["idf"]
+            vectoriser, idf, prior_tag = str(data["vectoriser"]), data["idf"], str(data["prior_tag"])
     except (OSError, KeyError, ValueError) as err:
         raise ModelError(f"quality model group features {path} cannot be read: {err}") from err
     if vectoriser != GROUP_VECTORISER_ID:
         raise ModelError(f"quality model group features {path} were built with vectoriser {vectoriser!r}, this "
                          f"postmix uses {GROUP_VECTORISER_ID!r} (retrain with `postmix train --model lgbm-rank`)")
-    if idf.shape != (BUCKETS,) or not np.all(np.isfinite(idf)):
-        raise ModelError(f"quality model group features {path}: idf of shape {idf.shape} (need {BUCKETS} finite)")
-    return np.ascontiguousarray(idf, dtype=np.float32)
+    try:
+        return GroupModel(np.ascontiguousarray(idf, dtype=np.float32), prior_tag)
+    except ModelError as err:
+        raise ModelError(f"quality model group features {path}: {err}") from None

@@ -28,8 +28,9 @@ from postmix.annotate.conversation import last_exchange, normalise_messages
 from postmix.annotate.labelled import file_sha256, parse_label, split_fraction, split_part
 from postmix.annotate.params import RankerParams, TrainParams
 from postmix.annotate.quality_features import FEATURES, compute_features
-from postmix.annotate.quality_group import (GROUP_FEATURES, GROUP_VECTORISER_ID, fit_idf, group_features, group_path,
-                                            load_idf, request_groups, save_idf)
+from postmix.annotate.quality_group import (GROUP_FEATURES, GROUP_VECTORISER_ID, GroupModel, fit_idf,
+                                            group_features, group_path, load_group_model, request_groups,
+                                            save_group_model)
 from postmix.annotate.quality_text import (FEATURE_PREFIX, TOKEN_PATTERN, VECTORISER_ID, TextScorers,
                                            fit_text_scorers, load_text_scorers, save_text_scorers, text_path,
                                            vectorise)
@@ -44,14 +45,17 @@ TEXT_RECIPE = ("last user turn and last assistant turn, full text for lengths, f
 
 
 def feature_matrix(prompts: Sequence[str], responses: Sequence[str], text: Optional[TextScorers],
-                   idf: Optional[np.ndarray] = None, sources: Optional[Sequence[str]] = None) -> np.ndarray:
+                   group: Optional[GroupModel] = None, sources: Optional[Sequence[str]] = None) -> np.ndarray:
     """The ranker's input: hand-made features, the text scorers' columns and the request-group features (each when
     the model has them). Group features take the rows' groups as they are here: pass whole groups."""
     columns = [compute_features(prompts, responses)]
-    if text is not None:
-        columns.append(text.scores(vectorise(responses)))
-    if idf is not None:
-        columns.append(group_features(request_groups(_sources(sources, len(prompts)), prompts), responses, idf))
+    scores = text.scores(vectorise(responses)) if text is not None else None
+    if scores is not None:
+        columns.append(scores)
+    if group is not None:
+        groups = request_groups(_sources(sources, len(prompts)), prompts)
+        prior = group.prior(scores, text.tags if text is not None else ())
+        columns.append(group_features(groups, responses, group.idf, prior))
     return np.column_stack(columns) if len(columns) > 1 else columns[0]
 
 
@@ -66,20 +70,21 @@ def feature_names(text: Optional[TextScorers], grouped: bool = False) -> tuple[s
 class QualityRanker:
     """A loaded ranker: raw scores for (request, reply) pairs; one thread per call (Spark runs one per core)."""
 
-    def __init__(self, booster: lgb.Booster, text: Optional[TextScorers] = None, idf: Optional[np.ndarray] = None):
-        self.booster, self.text, self.idf = booster, text, idf
+    def __init__(self, booster: lgb.Booster, text: Optional[TextScorers] = None,
+                 group: Optional[GroupModel] = None):
+        self.booster, self.text, self.group = booster, text, group
 
     @property
     def uses_groups(self) -> bool:
         """Whether a reply's score depends on the other replies to its request (then score whole groups)."""
-        return self.idf is not None
+        return self.group is not None
 
     def raw_scores(self, prompts: Sequence[str], responses: Sequence[str],
                    sources: Optional[Sequence[str]] = None) -> np.ndarray:
         """Raw scores; `sources` (one per row, default all "") with the prompts make the request groups."""
         if not len(responses):
             return np.zeros(0)
-        x = feature_matrix(prompts, responses, self.text, self.idf, sources)
+        x = feature_matrix(prompts, responses, self.text, self.group, sources)
         return self.booster.predict(x, num_threads=1)
 
 
@@ -96,13 +101,13 @@ def load_ranker(path: str) -> QualityRanker:
         raise ModelError(f"quality model {path} cannot be loaded as a LightGBM model: {err}") from err
     names = tuple(booster.feature_name())
     text = load_text_scorers(text_path(path)) if any(n.startswith(FEATURE_PREFIX) for n in names) else None
-    idf = load_idf(group_path(path)) if GROUP_FEATURES[0] in names else None
-    expected = feature_names(text, idf is not None)
+    group = load_group_model(group_path(path)) if GROUP_FEATURES[0] in names else None
+    expected = feature_names(text, group is not None)
     if names != expected:
         raise ModelError(f"quality model {path} was trained on features {names[:5]}... ({len(names)}), this "
                          f"postmix computes {expected[:5]}... ({len(expected)}) (retrain it "
                          f"with `postmix train --model lgbm-rank`)")
-    return QualityRanker(booster, text, idf)
+    return QualityRanker(booster, text, group)
 
 
 def companion_files(path: Path | str) -> list[Path]:
@@ -175,9 +180,9 @@ def _dataset(rows: RankRows, x: np.ndarray, names: Sequence[str]) -> lgb.Dataset
 
 
 def feature_matrices(parts: dict[str, RankRows],
-                     params: RankerParams) -> tuple[Optional[TextScorers], Optional[np.ndarray], dict]:
-    """Text scorers fitted on the train part, the group features' idf (train replies), and every part's feature
-    matrix: train rows get out-of-fold text scores (folds by split key), the other parts the scores of the scorers
+                     params: RankerParams) -> tuple[Optional[TextScorers], Optional[GroupModel], dict]:
+    """Text scorers fitted on the train part, the group features' model (idf of the train replies), and every
+    part's feature matrix: train rows get out-of-fold text scores (folds by split key), the other parts the scores of the scorers
     fitted on all train rows; group features are computed over the rows of every part together, as the annotate
     stage sees a whole pool (a request group may straddle parts when the split key is not the request)."""
     train = parts["train"]
@@ -186,23 +191,27 @@ def feature_matrices(parts: dict[str, RankRows],
         fold = np.array([int(split_fraction(k, params.text_fold_salt) * params.text_folds) for k in train.keys])
         text, oof = fit_text_scorers(vectorise(train.responses), train.good, train.query, train.supervision, fold,
                                      params)
-    idf = fit_idf(train.responses) if params.group_features else None
-    grouped = _group_columns(parts, idf)
-    matrices = {"train": np.column_stack([compute_features(train.prompts, train.responses), oof, grouped["train"]])}
+    matrices = {"train": np.column_stack([compute_features(train.prompts, train.responses), oof])}
     for part in PARTS[1:]:
-        rows = parts[part]
-        matrices[part] = np.column_stack([feature_matrix(rows.prompts, rows.responses, text), grouped[part]])
-    return text, idf, matrices
+        matrices[part] = feature_matrix(parts[part].prompts, parts[part].responses, text)
+    if not params.group_features:
+        return text, None, matrices
+    tags = text.tags if text is not None else ()
+    group = GroupModel(fit_idf(train.responses), params.group_prior_tag if params.group_prior_tag in tags else "")
+    text_columns = {part: matrices[part][:, len(FEATURES):] for part in PARTS}
+    grouped = _group_columns(parts, group, text_columns, tags)
+    return text, group, {part: np.column_stack([matrices[part], grouped[part]]) for part in PARTS}
 
 
-def _group_columns(parts: dict[str, RankRows], idf: Optional[np.ndarray]) -> dict[str, np.ndarray]:
-    """Each part's request-group feature columns (rows x 0 without idf), computed over all parts' rows at once."""
-    if idf is None:
-        return {part: np.zeros((len(parts[part].good), 0)) for part in PARTS}
+def _group_columns(parts: dict[str, RankRows], group: GroupModel, text_columns: dict[str, np.ndarray],
+                   tags: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each part's request-group feature columns, computed over all parts' rows at once; the prior of the weighted
+    columns is each row's text scores as its part's matrix has them (out of fold for train rows)."""
     prompts = [p for part in PARTS for p in parts[part].prompts]
     responses = [r for part in PARTS for r in parts[part].responses]
     sources = np.concatenate([parts[part].sources for part in PARTS])
-    everything = group_features(request_groups(sources, prompts), responses, idf)
+    prior = group.prior(np.vstack([text_columns[part] for part in PARTS]), tags)
+    everything = group_features(request_groups(sources, prompts), responses, group.idf, prior)
     bounds = np.cumsum([0] + [len(parts[part].good) for part in PARTS])
     return {part: everything[bounds[i]:bounds[i + 1]] for i, part in enumerate(PARTS)}
 
@@ -253,8 +262,8 @@ def train_ranker(rows: Iterable[dict], out_dir: str | Path, train: TrainParams =
     the calibration part (rows of `calibration_supervision` tags, all when empty), evaluate on test, write files."""
     parts = split_rows(rows, train, candidates[0])
     _check_parts(parts)
-    text, idf, matrices = feature_matrices(parts, candidates[0])
-    names = feature_names(text, idf is not None)
+    text, group, matrices = feature_matrices(parts, candidates[0])
+    names = feature_names(text, group is not None)
     tried, best = [], None
     for params in candidates:
         booster, rounds, curve = fit_booster(parts, matrices, names, params)
@@ -269,12 +278,12 @@ def train_ranker(rows: Iterable[dict], out_dir: str | Path, train: TrainParams =
     model_path = out / f"{name}{RANKER_SUFFIX}"
     booster.save_model(str(model_path), num_iteration=rounds)
     _write_text_scorers(text, model_path)
-    _write_group_idf(idf, model_path)
+    _write_group_model(group, model_path)
     booster = lgb.Booster(model_file=str(model_path))  # the saved prefix, exactly what the annotator loads
     calibration = _calibrate(booster, parts["calibration"], matrices["calibration"], calibration_supervision)
     save_calibration(calibration, model_path)
     return _card(model_path, booster, params, train, parts, matrices["test"], calibration, tried, data or {},
-                 command, text, idf)
+                 command, text, group)
 
 
 def _write_text_scorers(text: Optional[TextScorers], model_path: Path) -> None:
@@ -286,14 +295,14 @@ def _write_text_scorers(text: Optional[TextScorers], model_path: Path) -> None:
         save_text_scorers(text, path)
 
 
-def _write_group_idf(idf: Optional[np.ndarray], model_path: Path) -> None:
+def _write_group_model(group: Optional[GroupModel], model_path: Path) -> None:
     """N.group.npz beside the model, or no such file (a stale one would make a model without group features
     look like one with them to nothing, but its hash would still enter the fingerprint)."""
     path = group_path(model_path)
-    if idf is None:
+    if group is None:
         path.unlink(missing_ok=True)
     else:
-        save_idf(idf, path)
+        save_group_model(group, path)
 
 
 def _check_parts(parts: dict[str, RankRows]) -> None:
@@ -313,17 +322,17 @@ def _calibrate(booster: lgb.Booster, rows: RankRows, x: np.ndarray, tags: Sequen
 
 
 def _card(model_path: Path, booster, params, train, parts, test_x, calibration, tried, data, command,
-          text: Optional[TextScorers], idf: Optional[np.ndarray]) -> dict:
+          text: Optional[TextScorers], group: Optional[GroupModel]) -> dict:
     test = parts["test"]
     raw = booster.predict(test_x)
-    names = feature_names(text, idf is not None)
+    names = feature_names(text, group is not None)
     chars = np.array([len(r) for r in test.responses], dtype=np.float64)
     importance = booster.feature_importance("gain")
     content = {
         "kind": "quality", "model": "lightgbm lambdarank", "model_file": model_path.name,
         "model_sha256": file_sha256(model_path), "model_bytes": model_path.stat().st_size, "command": command,
         "data": data, "text_recipe": TEXT_RECIPE, "features": list(names),
-        "text_scorers": _text_card(model_path, text), "group_features": _group_card(model_path, idf),
+        "text_scorers": _text_card(model_path, text), "group_features": _group_card(model_path, group),
         "feature_importance_gain": [[f, round(float(g), 3)] for f, g in  # a list: JSON keys get sorted
                                     sorted(zip(names, importance), key=lambda t: -t[1])],
         "split": {"method": "sha256(salt NUL key) as u: test if u < test_fraction, calibration below "
@@ -355,14 +364,15 @@ def _text_card(model_path: Path, text: Optional[TextScorers]) -> Optional[dict]:
                    "out-of-fold scores (text_folds folds by hash of the split key)"}
 
 
-def _group_card(model_path: Path, idf: Optional[np.ndarray]) -> Optional[dict]:
-    if idf is None:
+def _group_card(model_path: Path, group: Optional[GroupModel]) -> Optional[dict]:
+    if group is None:
         return None
     path = group_path(model_path)
     return {"file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
             "features": list(GROUP_FEATURES), "vectoriser": GROUP_VECTORISER_ID,
             "groups": "rows with the same `source` field and the same last user turn (postmix.annotate.quality_group)",
-            "idf": "log((N + 1) / (df + 1)) + 1 over the train part's replies, float16"}
+            "idf": "log((N + 1) / (df + 1)) + 1 over the train part's replies, float16",
+            "prior": f"text scorer {group.prior_tag!r}" if group.prior_tag else "the text scores summed over tags"}
 
 
 def write_card(model_path: Path, content: dict) -> dict:

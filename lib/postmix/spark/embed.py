@@ -68,14 +68,15 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str
     encoded = ordered.mapInPandas(_embed_fn(params, run_id, model_fp), spark_schema("embeddings"))
     rows = fan_out(encoded_by, encoded).persist()
     try:
-        counts = {"samples_total": read_table(spark, warehouse, "samples").count(), "samples_embedded": rows.count(),
+        # One job computes the vectors (rows is cached for the MERGE) and counts what they are.
+        stats = rows.agg(F.count(F.lit(1)).alias("rows"), F.sum(F.col("truncated").cast("int")).alias("truncated"),
+                         F.sum(F.col("vector").isNull().cast("int")).alias("no_vector")).first()
+        counts = {"samples_total": read_table(spark, warehouse, "samples").count(), "samples_embedded": stats["rows"],
                   "texts_encoded": encoded_by.where(F.col("text_key").isNotNull()).select("text_key").distinct().count()}
         if counts["samples_embedded"]:
             update = {c: F.col(f"s.{c}") for c in spark_schema("embeddings").fieldNames()
                       if c not in ("sample_id", "model")}
             merge_rows(spark, rows, warehouse, "embeddings", when_matched_update=update)
-            stats = rows.agg(F.sum(F.col("truncated").cast("int")).alias("truncated"),
-                             F.sum(F.col("vector").isNull().cast("int")).alias("no_vector")).first()
             counts["rows_truncated"] = int(stats["truncated"] or 0)
             counts["rows_without_vector"] = int(stats["no_vector"] or 0)
     finally:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from postmix.runinfo import redact_text
-from postmix.storage.delta import commit_metadata, merge_rows, table_exists
+from postmix.storage.delta import commit_metadata, merge_rows, scoped_conf, table_exists
 from postmix.storage.tables import table_path
 
 RUNS = "runs"
+MATERIALIZE_SOURCE = "spark.databricks.delta.merge.materializeSource"
 MERGED_ATTEMPTS = "merged_attempts"
 UPDATED_COLUMNS = ("status", "attempt", "params_fingerprint", "input_fingerprint", "code_version", "params",
                    "input_versions", "output_versions", "counts", "started_at", "finished_at", "duration_s",
@@ -119,7 +120,9 @@ def write_record(spark, warehouse: str, record: RunRecord) -> None:
     df = spark.createDataFrame([record.as_row()], schema=spark_schema(RUNS))
     # Tagged like every other write (run_stage writes `running` and the final record outside its own tag), so the
     # commit says which run and stage made it and POSTMIX_CRASH_AFTER=<stage>:runs can fire.
-    with commit_metadata(spark, record.run_id, record.stage):
+    # The source is one local row, the same on every read: Delta need not copy it before its MERGE (a Spark job per
+    # record, two records per stage).
+    with commit_metadata(spark, record.run_id, record.stage), scoped_conf(spark, MATERIALIZE_SOURCE, "none"):
         merge_rows(spark, df, warehouse, RUNS, when_matched_update=_update_all())
 
 

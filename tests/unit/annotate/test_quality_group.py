@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from postmix.annotate.quality_group import (GROUP_FEATURES, fit_idf, group_features, group_path, load_idf,
-                                            request_groups, save_idf)
+from postmix.annotate.quality_group import (GROUP_FEATURES, GROUP_VECTORISER_ID, GroupModel, fit_idf,
+                                            group_features, group_path, load_group_model, request_groups,
+                                            save_group_model)
 from postmix.annotate.quality_text import BUCKETS
 from postmix.errors import ModelError
 from postmix.spark.annotate import whole_groups
@@ -29,16 +30,27 @@ def test_the_reply_that_disagrees_with_its_siblings_has_the_lowest_agreement():
     agreement = x[:, COLUMN["group_agreement_mean"]]
     assert np.argmin(agreement) == 3 and agreement[3] < agreement[:3].min()
     assert x[3, COLUMN["group_agreement_rank"]] == 0.0 and x[3, COLUMN["group_agreement_z"]] < 0
-    assert np.allclose(x[:, COLUMN["group_size"]], 4)
     assert x[np.argmax([len(r) for r in replies]), COLUMN["group_length_rank"]] == 1.0
-    assert np.allclose(x[:, COLUMN["group_mean_agreement"]], agreement.mean())
+    assert np.isnan(x[:, COLUMN["group_weighted_agreement"]]).all()  # no prior, no weighted agreement
+
+
+def test_weighted_agreement_follows_the_siblings_the_prior_rates_best():
+    replies = AGREEING + [ODD_ONE, ODD_ONE.replace("silk weavers", "silk and its weavers")]
+    keys = request_groups(["s"] * 5, ["Capital of France?"] * 5)
+    idf = idf_of(replies)
+    trust_paris = group_features(keys, replies, idf, np.array([3.0, 3.0, 3.0, -3.0, -3.0]))
+    trust_lyon = group_features(keys, replies, idf, np.array([-3.0, -3.0, -3.0, 3.0, 3.0]))
+    weighted = COLUMN["group_weighted_agreement"]
+    assert trust_paris[0, weighted] > trust_lyon[0, weighted] and trust_paris[3, weighted] < trust_lyon[3, weighted]
+    assert np.array_equal(trust_paris[:, :weighted], trust_lyon[:, :weighted])  # the prior moves nothing else
+    pair = group_features(keys[:2], replies[:2], idf, np.array([1.0, 2.0]))
+    assert np.isnan(pair[:, weighted:]).all()  # weighted agreement needs three replies
 
 
 def test_a_reply_alone_has_no_agreement_and_middle_length_values():
     x = group_features(request_groups(["s"], ["Capital of France?"]), [ODD_ONE], idf_of([ODD_ONE]))
-    assert np.isnan(x[0, :6]).all()
+    assert np.isnan(x[0, :5]).all() and np.isnan(x[0, 7:]).all()
     assert x[0, COLUMN["group_length_rank"]] == 0.5 and x[0, COLUMN["group_length_z"]] == 0.0
-    assert x[0, COLUMN["group_size"]] == 1
 
 
 def test_groups_are_source_and_request_and_do_not_see_each_other():
@@ -46,30 +58,36 @@ def test_groups_are_source_and_request_and_do_not_see_each_other():
     idf = idf_of(replies)
     keys = request_groups(["a", "a", "b", "a"], ["Q"] * 4)
     assert keys[0] == keys[1] == keys[3] != keys[2]
-    alone = group_features(request_groups(["a"] * 3, ["Q"] * 3), [replies[i] for i in (0, 1, 3)], idf)
-    mixed = group_features(keys, replies, idf)
+    prior = np.array([0.5, -1.0, 2.0, 0.1])
+    alone = group_features(request_groups(["a"] * 3, ["Q"] * 3), [replies[i] for i in (0, 1, 3)], idf,
+                           prior[[0, 1, 3]])
+    mixed = group_features(keys, replies, idf, prior)
     assert np.allclose(mixed[[0, 1, 3]], alone, equal_nan=True)  # the other source's reply changes nothing
-    shuffled = group_features(keys[::-1], replies[::-1], idf)[::-1]
+    shuffled = group_features(keys[::-1], replies[::-1], idf, prior[::-1])[::-1]
     assert np.allclose(shuffled, mixed, equal_nan=True)  # row order inside the batch changes nothing
 
 
-def test_idf_file_round_trip_and_refusals(tmp_path):
-    idf = idf_of(AGREEING)
+def test_group_model_file_round_trip_and_refusals(tmp_path):
+    model = GroupModel(idf_of(AGREEING), "judge")
     path = group_path(tmp_path / "m.lgbm")
     assert path.name == "m.group.npz"
-    save_idf(idf, path)
-    assert np.array_equal(load_idf(path), idf)
+    save_group_model(model, path)
+    loaded = load_group_model(path)
+    assert np.array_equal(loaded.idf, model.idf) and loaded.prior_tag == "judge"
+    scores = np.array([[1.0, 5.0], [2.0, 7.0]])
+    assert np.array_equal(loaded.prior(scores, ("judge", "other")), [1.0, 2.0])
+    assert np.array_equal(GroupModel(model.idf).prior(scores, ("judge", "other")), [6.0, 9.0])
+    assert loaded.prior(None, ()) is None
     with open(tmp_path / "other.group.npz", "wb") as handle:
-        np.savez(handle, idf=idf.astype(np.float16), vectoriser=np.array("something-else"))
+        np.savez(handle, idf=model.idf.astype(np.float16), prior_tag=np.array(""), vectoriser=np.array("else"))
     with pytest.raises(ModelError, match="vectoriser"):
-        load_idf(tmp_path / "other.group.npz")
+        load_group_model(tmp_path / "other.group.npz")
     with open(tmp_path / "short.group.npz", "wb") as handle:
-        from postmix.annotate.quality_group import GROUP_VECTORISER_ID
-        np.savez(handle, idf=np.ones(10, np.float16), vectoriser=np.array(GROUP_VECTORISER_ID))
+        np.savez(handle, idf=np.ones(10, np.float16), prior_tag=np.array(""), vectoriser=np.array(GROUP_VECTORISER_ID))
     with pytest.raises(ModelError, match=str(BUCKETS)):
-        load_idf(tmp_path / "short.group.npz")
+        load_group_model(tmp_path / "short.group.npz")
     with pytest.raises(ModelError, match="cannot be read"):
-        load_idf(tmp_path / "missing.group.npz")
+        load_group_model(tmp_path / "missing.group.npz")
 
 
 def test_whole_groups_never_split_a_key_across_batches():
@@ -102,14 +120,15 @@ def test_a_ranker_with_group_features_ships_the_idf_and_scores_a_reply_among_its
     prompt = "Explain the moon number 3 in detail."
     replies = ["Here is a clear explanation of the moon. First, it has a history.", "No.", "whatever"]
     conversations = [[{"role": "user", "content": prompt}, {"role": "assistant", "content": r}] for r in replies]
-    together = feature_matrix([prompt] * 3, replies, model.model.text, model.model.idf, ["s"] * 3)
-    apart = np.vstack([feature_matrix([prompt], [r], model.model.text, model.model.idf, ["s"]) for r in replies])
+    together = feature_matrix([prompt] * 3, replies, model.model.text, model.model.group, ["s"] * 3)
+    apart = np.vstack([feature_matrix([prompt], [r], model.model.text, model.model.group, ["s"]) for r in replies])
     hand = len(card["features"]) - len(GROUP_FEATURES)
     assert np.array_equal(together[:, :hand], apart[:, :hand])  # the rest of the features are the reply's own
     assert np.isnan(apart[:, hand]).all() and not np.isnan(together[:, hand]).any()
     assert calibrated_quality(model, conversations, sources=["s"] * 3).shape == (3,)
     fingerprint = model.sha256
-    save_idf(load_idf(group_path(tmp_path / "r.lgbm")) * 2, group_path(tmp_path / "r.lgbm"))
+    stored = load_group_model(group_path(tmp_path / "r.lgbm"))
+    save_group_model(GroupModel(stored.idf * 2, stored.prior_tag), group_path(tmp_path / "r.lgbm"))
     clear_caches()
     assert load_model("quality", tmp_path / "r.lgbm").sha256 != fingerprint  # the idf is part of the model
     group_path(tmp_path / "r.lgbm").unlink()
