@@ -1,8 +1,9 @@
 """Quality scorers against held-out judgements (`make bench-quality`; method in docs/ANNOTATE.md).
 
-Rows: reply length (characters of the last assistant turn), the fastText quality model, the LightGBM ranker and
-its length-controlled variant. Held-out = quality_split.is_held_out (the rows no shipped scorer trained on);
-AlpacaEval 1 and 2 are reported apart, never pooled. Model scores go through the annotator's own path
+Rows: reply length (characters of the last assistant turn), the fastText quality model, the LightGBM ranker, its
+length-controlled variant, and the ranker in pools holding ~7 or ~3 of each prompt's replies (request groups).
+Held-out = quality_split.is_held_out (the rows no shipped scorer trained on); AlpacaEval 1 and 2 are reported apart,
+never pooled. Model scores go through the annotator's own path
 (quality_eval.model_quality, blank replies 0.0 by rule). Also the annotate_frame throughput with the ranker.
 
     PYTHONPATH=lib python tests/benchmarks/bench_quality.py [--data-dir ../shared/data] [--out FILE.json]
@@ -15,6 +16,7 @@ import gzip
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,19 +54,29 @@ def scorers() -> dict:
     of one call are one source's pool: the ranker's request groups form inside it)."""
     fasttext_model, ranker = load_model("quality", FASTTEXT_QUALITY_MODEL), load_model("quality", RANKER_QUALITY_MODEL)
 
-    def product(model, length_control=False):
+    def product(model, length_control=False, cuts=1):
         def score(turns, source):
             replies = [last_exchange(t)[1] for t in turns]
             out = np.zeros(len(turns))
             idx = [i for i, r in enumerate(replies) if r.strip()]
-            out[idx] = model_quality(model, [turns[i] for i in idx], 4000, length_control, [source] * len(idx))
+            out[idx] = model_quality(model, [turns[i] for i in idx], 4000, length_control,
+                                     [pool_source(source, replies[i], cuts) for i in idx])
             return out
         return score
 
     return {"length (reply chars)": lambda turns, _source: np.array([len(last_exchange(t)[1]) for t in turns], float),
             f"fastText {fasttext_model.name}": product(fasttext_model),
             f"LightGBM ranker {ranker.name}": product(ranker),
-            "ranker, length-controlled": product(ranker, True)}
+            "ranker, length-controlled": product(ranker, True),
+            # The same ranker in pools that hold only a share of each prompt's replies (a prompt's ~55 AlpacaEval
+            # replies cut by a hash of the reply into 8 or 20 request groups: ~7 or ~3 replies per group).
+            "ranker, ~7 replies per request": product(ranker, cuts=8),
+            "ranker, ~3 replies per request": product(ranker, cuts=20)}
+
+
+def pool_source(source: str, reply: str, cuts: int) -> str:
+    """The source name of a reply in a pool cut into `cuts` shares (a hash of the reply): its request group."""
+    return source if cuts == 1 else f"{source}#{zlib.crc32(reply.encode('utf-8', 'surrogatepass')) % cuts}"
 
 
 def turns_of(rows: list[dict]) -> list:

@@ -37,6 +37,8 @@ T0_PER_CLUSTER = 600
 # The ranker's mixed dolly/T0 lists: rows of each source, rows per list (half of each on average).
 MIX_ROWS = 6000
 MIX_QUERY_ROWS = 20
+# Into how many request groups a prompt's AlpacaEval replies are cut (one value per prompt, by hash): pool_share.
+GROUP_SPLITS = (1, 2, 4, 8, 16, 32)
 HUMAN_VS_TEMPLATED = "human_dolly_vs_templated_t0"
 # Platt scaling of the ranker is fitted on judged rows only: its output is P(the judge prefers the reply).
 RANKER_CALIBRATION_TAGS = ("gpt4_judge_ae1", "gpt4t_judge_ae2")
@@ -116,9 +118,18 @@ def quality_rows(data_dir: Path) -> Iterator[dict]:
                        "group": f"alpaca_eval-instruction-{row['meta']['instruction_index']}"}
 
 
+def pool_share(query: str, row_id: str) -> int:
+    """Which of its prompt's request groups an AlpacaEval reply joins: each prompt's ~55 replies are cut into
+    GROUP_SPLITS[h] groups (h a hash of the prompt), so the ranker learns the group features on groups of every size
+    from ~55 down to single replies, as user pools hold them, and not on full groups only (a ranker trained on full
+    groups alone fell below the one without group features when a pool held 2-3 replies per request)."""
+    splits = GROUP_SPLITS[int(split_fraction(query, "ranker-group-splits") * len(GROUP_SPLITS))]
+    return int(split_fraction(row_id, "ranker-group-share") * splits)
+
+
 def ranker_rows(data_dir: Path, mix_rows: int = MIX_ROWS) -> Iterator[dict]:
     """The LightGBM ranker's data: AlpacaEval replies listed per (dataset, prompt) with the judge's win probability,
-    each row's `source` its dataset (so request groups are formed as in a pool that ingests each dataset as a source),
+    each row's `source` its dataset and its share of the prompt's replies (pool_share: request groups of every size),
     then mixed lists of dolly (label 1) and T0 (label 0) rows, about MIX_QUERY_ROWS per list, `mix_rows` of each
     source (hash of the row id). Split keys come from quality_split.quality_group, so the shared held-out rows
     (quality_split.is_held_out) are exactly this trainer's test part."""
@@ -126,9 +137,10 @@ def ranker_rows(data_dir: Path, mix_rows: int = MIX_ROWS) -> Iterator[dict]:
         for row in read_dataset(data_dir, name):
             score = row["meta"].get("win_prob_vs_reference")
             if score is not None:
+                query = f"{name}/{row['meta']['instruction_index']}"
                 yield {"id": row["id"], "messages": row["messages"], "label": score, "supervision": tag,
-                       "group": quality_group(row), "source": name,
-                       "query": f"{name}/{row['meta']['instruction_index']}"}
+                       "group": quality_group(row), "source": f"{name}#{pool_share(query, row['id'])}",
+                       "query": query}
     queries = max(1, 2 * mix_rows // MIX_QUERY_ROWS)
     for name, label in ((HUMAN_DATASET, 1.0), (TEMPLATED_DATASET, 0.0)):
         rows = [r for r in read_dataset(data_dir, name) if r["messages"][-1]["content"].strip()]
@@ -178,7 +190,8 @@ def build_ranker(data_dir: Path, work_dir: Path, out_dir: Path = MODELS_DIR) -> 
     recipe = {"builder": "postmix.annotate.defaults.ranker_rows", "mix_rows": MIX_ROWS,
               "mix_query_rows": MIX_QUERY_ROWS, "relevance": "round(win_prob_vs_reference * 4); dolly 4, T0 0",
               "queries": "(dataset, meta.instruction_index) for AlpacaEval; mixed dolly/T0 lists",
-              "source": "the dataset name (request groups: quality_group.py)",
+              "source": "the dataset name and the reply's share of its prompt's replies (defaults.pool_share, "
+                        f"{len(GROUP_SPLITS)} cuts {list(GROUP_SPLITS)}): request groups of every size",
               "calibration_supervision": list(RANKER_CALIBRATION_TAGS)}
     command = COMMAND.format(data_dir=data_dir) + "  # build_ranker: train_ranker(quality_rank.jsonl, ...)"
     content = train_ranker(read_jsonl(data), out_dir, TrainParams(), (RANKER_PARAMS,), RANKER_CALIBRATION_TAGS,

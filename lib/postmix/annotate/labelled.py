@@ -7,6 +7,8 @@ Format, one JSON object per line:
   "group":        optional split key: rows with the same group land in the same split part (e.g. a prompt id, so
                   that no prompt is in both train and test); default: the model input text itself
   "supervision":  optional provenance tag (e.g. "human", "rule"); the model card reports metrics per tag
+  "query", "source": LightGBM ranker only (quality_rank.py): the ranking list id (default: group), and the source
+                  name that with the last user turn forms the row's request group (quality_group.py; default "")
 """
 
 from __future__ import annotations

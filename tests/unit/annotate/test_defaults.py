@@ -74,3 +74,17 @@ def test_quality_card_auc_and_hh_pairwise_are_recomputed_from_the_data_recipe(sh
     recorded = card["extra_metrics"]["hh_rlhf_harmless_test pairwise accuracy"]
     assert recorded["pairs"] == len(chosen)
     assert recorded["accuracy"] == pytest.approx(((wins > 0).sum() + 0.5 * (wins == 0).sum()) / len(wins), abs=1e-6)
+
+
+def test_the_ranker_learns_group_features_on_request_groups_of_every_size():
+    from collections import Counter
+
+    queries = [f"alpaca_eval1_gpt4_judged/{i}" for i in range(600)]
+    largest, groups = [], set()
+    for query in queries:
+        shares = Counter(defaults.pool_share(query, f"ae1-system{j}-{query}") for j in range(55))
+        assert shares == Counter(defaults.pool_share(query, f"ae1-system{j}-{query}") for j in range(55))  # fixed
+        largest.append(max(shares.values()))
+        groups.add(len(shares))
+    assert max(largest) == 55 and min(largest) <= 5  # whole prompts and prompts cut into groups of a few replies
+    assert min(groups) == 1 and max(groups) >= 16
