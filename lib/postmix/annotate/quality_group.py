@@ -58,6 +58,10 @@ GROUP_FEATURES = (
 )
 _AGREEMENT, _LENGTH, _WEIGHTED = slice(0, 5), slice(5, 7), slice(7, 10)
 TOP_SIBLINGS = 5
+# Each reply is compared with at most this many replies of its group (the first ones in the group's row order), in
+# chunks of ROW_CHUNK replies: memory and time stay linear in the group's size.
+MAX_SIBLINGS = 512
+ROW_CHUNK = 2048
 
 _UNIGRAMS = HashingVectorizer(n_features=BUCKETS, ngram_range=(1, 1), token_pattern=TOKEN_PATTERN,
                               alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
@@ -110,37 +114,66 @@ def group_features(groups: np.ndarray, responses: Sequence[str], idf: np.ndarray
             continue
         block = vectors[offset:offset + len(rows)]
         offset += len(rows)
-        similarity = np.asarray((block @ block.T).todense(), dtype=np.float64)
-        out[rows, _AGREEMENT] = _agreement(similarity)
-        if prior is not None and len(rows) > 2:
-            out[rows, _WEIGHTED] = _weighted_agreement(similarity, prior[rows])
+        agreement, weighted = _group_columns(block, None if prior is None else prior[rows])
+        out[rows, _AGREEMENT] = agreement
+        if weighted is not None:
+            out[rows, _WEIGHTED] = weighted
     return out
 
 
-def _agreement(similarity: np.ndarray) -> np.ndarray:
-    """The five agreement columns of one group from its cosine matrix."""
-    n = len(similarity)
-    self_similarity = np.diag(similarity).copy()
+def _group_columns(block: sparse.csr_matrix,
+                   prior: Optional[np.ndarray]) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """The agreement columns of one group's replies, and the weighted ones (None without a prior or under 3 replies).
+
+    Why a reference: every reply is compared with the group's first MAX_SIBLINGS replies (all of them in any group
+    up to that size), so a request answered 100,000 times costs 100,000 x MAX_SIBLINGS products, computed in row
+    chunks, not a 100,000-square matrix."""
+    n, m = block.shape[0], min(block.shape[0], MAX_SIBLINGS)
+    reference = block[:m].T.tocsc()
+    gram_total = float((block[:m] @ reference).sum())
+    weights = np.exp(_standardised(prior[:m])) if prior is not None and n > 2 else None
+    ranked = np.argsort(-prior[:m], kind="stable") if weights is not None else None
+    agreement = np.zeros((n, 5))
+    weighted = np.zeros((n, 3)) if weights is not None else None
+    for first in range(0, n, ROW_CHUNK):
+        chunk = np.arange(first, min(n, first + ROW_CHUNK))
+        similarity = np.asarray((block[chunk] @ reference).todense(), dtype=np.float64)
+        is_self = np.zeros_like(similarity, dtype=bool)
+        inside = chunk < m
+        is_self[np.flatnonzero(inside), chunk[inside]] = True
+        agreement[chunk, :3] = _agreement(similarity, is_self, gram_total)
+        if weighted is not None:
+            weighted[chunk, :2] = _weighted_agreement(similarity, is_self, weights, ranked)
+    agreement[:, 3], agreement[:, 4] = _standardised(agreement[:, 0]), _percentile_rank(agreement[:, 0])
+    if weighted is not None:
+        weighted[:, 2] = _standardised(weighted[:, 0])
+    return agreement, weighted
+
+
+def _agreement(similarity: np.ndarray, is_self: np.ndarray, gram_total: float) -> np.ndarray:
+    """Mean and max cosine to the siblings and cosine to their centroid, for rows whose cosines to the reference
+    replies are `similarity` (`is_self` marks a row's own column)."""
+    self_similarity = np.where(is_self, similarity, 0.0).sum(axis=1)
     row_sums = similarity.sum(axis=1)
-    mean = (row_sums - self_similarity) / (n - 1)
-    others = similarity.copy()
-    np.fill_diagonal(others, -np.inf)
-    # |sum of the others' vectors| from the matrix: sum(S) - 2 rowsum_i + S_ii
-    centroid = (row_sums - self_similarity) / np.sqrt(np.maximum(similarity.sum() - 2 * row_sums + self_similarity,
-                                                                 1e-12))
-    return np.column_stack([mean, others.max(axis=1), centroid, _standardised(mean), _percentile_rank(mean)])
+    siblings = similarity.shape[1] - is_self.sum(axis=1)
+    mean = (row_sums - self_similarity) / siblings
+    maximum = np.where(is_self, -np.inf, similarity).max(axis=1)
+    # |sum of the siblings' vectors|^2 from the reference's Gram sum: G - 2 rowsum_i + S_ii for a reference reply
+    in_reference = is_self.any(axis=1)
+    norm2 = gram_total - np.where(in_reference, 2 * row_sums - self_similarity, 0.0)
+    centroid = (row_sums - self_similarity) / np.sqrt(np.maximum(norm2, 1e-12))
+    return np.column_stack([mean, maximum, centroid])
 
 
-def _weighted_agreement(similarity: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """The three prior-weighted columns of one group (3 or more replies)."""
-    weights = np.exp(_standardised(prior))[None, :].repeat(len(prior), axis=0)
-    np.fill_diagonal(weights, 0.0)
-    weighted = (weights * similarity).sum(axis=1) / weights.sum(axis=1)
+def _weighted_agreement(similarity: np.ndarray, is_self: np.ndarray, weights: np.ndarray,
+                        ranked: np.ndarray) -> np.ndarray:
+    """Softmax-prior-weighted mean cosine to the siblings, and mean cosine to the TOP_SIBLINGS best-rated ones."""
+    w = np.where(is_self, 0.0, weights[None, :])
+    weighted = (w * similarity).sum(axis=1) / w.sum(axis=1)
     # Ties in the prior are broken by row order inside the group (the stage sorts a group by sample_id).
-    best_first = np.argsort(-prior, kind="stable")
-    top = np.array([similarity[i, [j for j in best_first if j != i][:TOP_SIBLINGS]].mean()
-                    for i in range(len(prior))])
-    return np.column_stack([weighted, top, _standardised(weighted)])
+    top = np.array([similarity[i, [j for j in ranked if not is_self[i, j]][:TOP_SIBLINGS]].mean()
+                    for i in range(len(similarity))])
+    return np.column_stack([weighted, top])
 
 
 def _percentile_rank(values: np.ndarray) -> np.ndarray:

@@ -138,3 +138,31 @@ def test_a_ranker_with_group_features_ships_the_idf_and_scores_a_reply_among_its
     plain = train_ranker(rows, tmp_path / "plain", TrainParams(), (RankerParams(
         max_rounds=20, checkpoint_rounds=10, min_data_in_leaf=3, num_threads=1, group_features=False),), name="r")
     assert plain["group_features"] is None and not group_path(tmp_path / "plain" / "r.lgbm").exists()
+
+
+def brute_force_agreement(vectors: np.ndarray, siblings_of) -> np.ndarray:
+    """mean, max and centroid cosine of each row against the rows siblings_of(i) names, from dense vectors."""
+    out = []
+    for i, v in enumerate(vectors):
+        others = vectors[siblings_of(i)]
+        centroid = others.sum(axis=0)
+        out.append([float((others @ v).mean()), float((others @ v).max()),
+                    float(centroid @ v / np.linalg.norm(centroid))])
+    return np.array(out)
+
+
+def test_agreement_is_against_every_sibling_and_against_the_first_max_siblings_in_a_larger_group(monkeypatch):
+    from postmix.annotate import quality_group
+    from postmix.annotate.quality_group import tfidf
+
+    replies = AGREEING + [ODD_ONE, "Paris.", "It is Paris, of course, on the Seine in France."]
+    idf = idf_of(replies)
+    keys = request_groups(["s"] * 6, ["Q"] * 6)
+    dense = tfidf(replies, idf).toarray().astype(np.float64)
+    full = group_features(keys, replies, idf)[:, :3]
+    assert np.allclose(full, brute_force_agreement(dense, lambda i: [j for j in range(6) if j != i]), atol=1e-6)
+    monkeypatch.setattr(quality_group, "MAX_SIBLINGS", 3)
+    monkeypatch.setattr(quality_group, "ROW_CHUNK", 2)  # chunks cut across the reference and the rest
+    capped = group_features(keys, replies, idf)[:, :3]
+    expected = brute_force_agreement(dense, lambda i: [j for j in range(3) if j != i])
+    assert np.allclose(capped, expected, atol=1e-6)
