@@ -296,8 +296,8 @@ def _write_text_scorers(text: Optional[TextScorers], model_path: Path) -> None:
 
 
 def _write_group_model(group: Optional[GroupModel], model_path: Path) -> None:
-    """N.group.npz beside the model, or no such file (a stale one would make a model without group features
-    look like one with them to nothing, but its hash would still enter the fingerprint)."""
+    """N.group.npz beside the model, or no such file (a stale one from an earlier model would still enter the
+    model's fingerprint)."""
     path = group_path(model_path)
     if group is None:
         path.unlink(missing_ok=True)
