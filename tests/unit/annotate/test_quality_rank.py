@@ -108,7 +108,7 @@ def test_a_ranker_file_is_validated(tmp_path, small_ranker):
 def test_shipped_ranker_is_small_loads_and_scores_in_unit_interval():
     text = RANKER_QUALITY_MODEL.with_name("quality_rank.text.npz")
     group = RANKER_QUALITY_MODEL.with_name("quality_rank.group.npz")
-    # Three files: the trees (1.7 MB of LightGBM text), the text scorers (1.5 MB), the group idf (0.5 MB).
+    # Three files: the trees (1.2 MB of LightGBM text), the text scorers (1.5 MB), the group idf (0.5 MB).
     assert sum(p.stat().st_size for p in (RANKER_QUALITY_MODEL, text, group)) <= 4 * 1024 * 1024
     card = json.loads(RANKER_QUALITY_MODEL.with_name("quality_rank.card.json").read_text())
     assert card["features"][:len(FEATURES)] == list(FEATURES)
