@@ -46,7 +46,7 @@ from scipy import sparse
 from scipy.stats import rankdata
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from postmix.annotate.quality_text import BUCKETS, SCAN_CHARS, TOKEN_PATTERN
+from postmix.annotate.quality_text import BUCKETS, SCAN_CHARS, TOKEN_PATTERN, companion_path
 from postmix.errors import ModelError
 
 GROUP_SUFFIX = ".group.npz"
@@ -188,8 +188,7 @@ def _standardised(values: np.ndarray) -> np.ndarray:
 
 def group_path(model_path: Path | str) -> Path:
     """N.group.npz beside N.lgbm."""
-    stem = str(model_path)[: -len(".lgbm")] if str(model_path).endswith(".lgbm") else str(model_path)
-    return Path(stem + GROUP_SUFFIX)
+    return companion_path(model_path, GROUP_SUFFIX)
 
 
 @dataclass(frozen=True)

@@ -71,10 +71,15 @@ class TextScorers:
         return np.asarray(vectors @ self.weights, dtype=np.float64)
 
 
+def companion_path(model_path: Path | str, suffix: str) -> Path:
+    """N<suffix> beside N.lgbm (a ranker's text scorers, its group model)."""
+    stem = str(model_path)[: -len(".lgbm")] if str(model_path).endswith(".lgbm") else str(model_path)
+    return Path(stem + suffix)
+
+
 def text_path(model_path: Path | str) -> Path:
     """N.text.npz beside N.lgbm."""
-    stem = str(model_path)[: -len(".lgbm")] if str(model_path).endswith(".lgbm") else str(model_path)
-    return Path(stem + TEXT_SUFFIX)
+    return companion_path(model_path, TEXT_SUFFIX)
 
 
 def save_text_scorers(scorers: TextScorers, path: Path) -> None:
