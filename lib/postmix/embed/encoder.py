@@ -7,7 +7,9 @@ module's cache for the worker's lifetime, so it is loaded once per worker, not o
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -164,12 +166,79 @@ def _load_encoder(params: EmbedParams) -> Encoder:
         model.max_seq_length = params.max_seq_length
     dim = int(model.get_embedding_dimension())
     digest = weights_digest(path)
+    remember_dimension(digest, dim)
     if params.backend in ONNX_BACKENDS:
         from postmix.embed.onnx import attach_onnx
 
         attach_onnx(model, f"d{dim}-{digest}", params.backend, params.torch_threads)
     fp = _fingerprint(params.model, dim, digest, params.backend)
     return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp)
+
+
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """What a planner needs of an encoder: the fingerprint its vectors carry and their dimension."""
+
+    fingerprint: str
+    dim: int
+
+
+def encoder_identity(params: EmbedParams) -> EncoderIdentity:
+    """The fingerprint and dimension get_encoder(params) gives, without loading the model when this machine has loaded the same
+    weights before (their dimension is remembered by digest, see dimensions_dir).
+
+    The embed stage's driver needs the fingerprint, not the model: loading it there costs seconds (the torch and
+    transformers imports alone) before any executor starts. Weights never loaded here are loaded as before, so a
+    model that cannot load is still a ModelError before any work; the executors check the dimension they load.
+    """
+    if params.device != "cpu":
+        _check_device(params.device)
+    path = resolve_model_path(params.model)
+    digest = weights_digest(path)
+    dim = known_dimension(digest)
+    if dim is None:
+        dim = get_encoder(params).dim
+    return EncoderIdentity(_fingerprint(params.model, dim, digest, params.backend), dim)
+
+
+def user_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/postmix, else ~/.cache/postmix: what postmix builds once per machine."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "postmix"
+
+
+def dimensions_dir() -> Path:
+    """One small file per weights digest that loaded here, holding the sentence-vector dimension it gave."""
+    return user_cache_dir() / "encoder-dimensions"
+
+
+def known_dimension(digest: str) -> int | None:
+    """The dimension these weights gave when they last loaded here; None if never (or the note is unreadable)."""
+    try:
+        dim = json.loads((dimensions_dir() / f"{digest}.json").read_text(encoding="utf-8"))["dim"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
+
+
+def remember_dimension(digest: str, dim: int) -> None:
+    """Best effort, atomic (a temporary file renamed into place): a read-only cache only costs the next run a load."""
+    folder = dimensions_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(dir=folder, prefix=f".{digest}.", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump({"dim": int(dim)}, out)
+        os.replace(staging, folder / f"{digest}.json")
+    except OSError:
+        return
+
+
+def check_dimension(encoder: Encoder, expected: int) -> None:
+    """An executor's model must give the dimension the driver fingerprinted (a stale note or another copy would not)."""
+    if encoder.dim != expected:
+        raise ModelError(f"embed.model {encoder.name!r} gives {encoder.dim}-dimensional vectors here, but the run was "
+                         f"planned for {expected} (remembered in {dimensions_dir()}): delete that folder and rerun")
 
 
 def _dtype_kwargs(backend: str) -> dict:

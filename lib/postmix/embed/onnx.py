@@ -37,11 +37,12 @@ OPSET = 17
 
 def cache_root() -> Path:
     """$POSTMIX_ONNX_CACHE, else $XDG_CACHE_HOME/postmix/onnx, else ~/.cache/postmix/onnx."""
+    from postmix.embed.encoder import user_cache_dir
+
     explicit = os.environ.get("POSTMIX_ONNX_CACHE")
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "postmix" / "onnx"
+    return user_cache_dir() / "onnx"
 
 
 def _toolchain() -> dict[str, str]:

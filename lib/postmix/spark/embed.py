@@ -1,7 +1,10 @@
 """The embed stage on Spark: a vector for every sample that has none for the configured model.
 
-The model is loaded on the driver first (a model that cannot load is a ModelError before any work; its fingerprint
-decides which stored vectors are current), then once per Python worker. Samples whose recipe text is the same
+The driver only fingerprints the model (postmix.embed.encoder.encoder_identity): weights never loaded on this machine
+are loaded there first, so a model that cannot load is a ModelError before any work; weights loaded before are not
+loaded again (their dimension is remembered), which spares the driver the seconds of torch and transformers imports.
+The fingerprint decides which stored vectors are current. Each Python worker loads the model once and checks that it
+gives the planned dimension. Samples whose recipe text is the same
 (postmix.embed.text.text_keys) share one encode: the smallest sample_id of each text is encoded and its row is
 copied to the others. The encoded rows are hash-partitioned and sorted by sample_id inside each partition, so every
 batch - and so every vector, to the bit - is the same on every rerun; inside a batch the encoder sorts texts by
@@ -35,12 +38,14 @@ def task_threads(spark, params: EmbedParams) -> EmbedParams:
 
 
 def run_embed(spark, config, force: bool = False) -> StageOutcome:
+    from postmix.embed.encoder import encoder_identity
+
     params = task_threads(spark, config.embed)
-    encoder = current_encoder(params)
-    spec = StageSpec("embed", params, fingerprint(params, encoder.fingerprint), INPUTS)
+    identity = encoder_identity(params)  # the model itself loads in the executors only
+    spec = StageSpec("embed", params, fingerprint(params, identity.fingerprint), INPUTS)
     run_id = config.effective_run_id
     return run_stage(spark, config.warehouse, run_id, spec,
-                     lambda _inputs: embed(spark, config.warehouse, run_id, params, encoder.fingerprint), force)
+                     lambda _inputs: embed(spark, config.warehouse, run_id, params, identity), force)
 
 
 def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str):
@@ -54,18 +59,18 @@ def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str):
     return samples.join(current.select("sample_id"), "sample_id", "left_anti")
 
 
-def embed(spark, warehouse: str, run_id: str, params: EmbedParams, model_fp: str) -> StageOutcome:
+def embed(spark, warehouse: str, run_id: str, params: EmbedParams, identity) -> StageOutcome:
     from pyspark.sql import functions as F
 
     from postmix.storage.spark_schema import spark_schema
 
     ship_local_file(spark, params.model)
-    pending = samples_to_embed(spark, warehouse, params, model_fp)
+    pending = samples_to_embed(spark, warehouse, params, identity.fingerprint)
     encoded_by = encoding_groups(pending, params.recipe).persist()
     partitions = max(2, spark.sparkContext.defaultParallelism)
     to_encode = pending.join(encoded_by.select(F.col("encoded_id").alias("sample_id")), "sample_id", "left_semi")
     ordered = to_encode.repartition(partitions, "sample_id").sortWithinPartitions("sample_id")
-    encoded = ordered.mapInPandas(_embed_fn(params, run_id, model_fp), spark_schema("embeddings"))
+    encoded = ordered.mapInPandas(_embed_fn(params, run_id, identity), spark_schema("embeddings"))
     rows = fan_out(encoded_by, encoded).persist()
     try:
         # One job computes the vectors (rows is cached for the MERGE) and counts what they are.
@@ -123,24 +128,25 @@ def _text_keys_fn(recipe: str):
     return keys
 
 
-def _embed_fn(params: EmbedParams, run_id: str, model_fp: str):
+def _embed_fn(params: EmbedParams, run_id: str, identity):
     def embed_batches(frames):
         from postmix.model_cache import stage_batches
 
         return stage_batches("embed", embedded(frames))
 
     def embedded(frames):
-        from postmix.embed.encoder import embed_frame
+        from postmix.embed.encoder import check_dimension, embed_frame, get_encoder
         from postmix.spark.files import resolve_on_executor
 
         local = replace(params, model=resolve_on_executor(params.model))
         for pdf in frames:
             if len(pdf) == 0:
                 continue
+            check_dimension(get_encoder(local), identity.dim)  # cached after the first batch
             out = embed_frame(pdf, local)
             # The configured name, not the path of an executor's shipped copy (whose content hash is the same).
             out["model"] = params.model
-            out["model_fingerprint"] = model_fp
+            out["model_fingerprint"] = identity.fingerprint
             out["run_id"] = run_id
             yield out
 

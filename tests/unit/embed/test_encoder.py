@@ -110,3 +110,49 @@ def test_cuda_without_a_gpu_is_a_config_error(embed_params):
         pytest.skip("a CUDA device is present here")
     with pytest.raises(ConfigError, match="cuda"):
         get_encoder(dataclasses.replace(embed_params, device="cuda"))
+
+
+def test_identity_without_a_load_equals_the_loaded_encoders(embed_params, encoder, monkeypatch, tmp_path):
+    from postmix.embed import encoder as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(module, "_ENCODERS", {})  # this process has loaded nothing yet
+    bf16 = dataclasses.replace(embed_params, backend="torch-bf16")
+    loaded = get_encoder(bf16)  # a first load remembers the dimension under this cache
+    monkeypatch.setattr(module, "get_encoder", lambda params: pytest.fail("loaded a model it had loaded before"))
+    identity = module.encoder_identity(bf16)
+    assert (identity.fingerprint, identity.dim) == (loaded.fingerprint, 384)
+    assert module.encoder_identity(embed_params).fingerprint == encoder.fingerprint
+
+
+def test_identity_loads_weights_it_has_no_note_of(embed_params, encoder, monkeypatch, tmp_path):
+    from postmix.embed import encoder as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    loads = []
+    monkeypatch.setattr(module, "get_encoder", lambda params: loads.append(params) or encoder)
+    assert module.encoder_identity(embed_params).fingerprint == encoder.fingerprint and len(loads) == 1
+    note = module.dimensions_dir() / f"{module.weights_digest(encoder.path)}.json"
+    note.parent.mkdir(parents=True, exist_ok=True)
+    for unreadable in ("{not json", '{"dim": "384"}', '{"dim": 0}', "[]"):
+        note.write_text(unreadable)
+        assert module.known_dimension(module.weights_digest(encoder.path)) is None
+    assert module.encoder_identity(embed_params).dim == 384 and len(loads) == 2
+
+
+def test_a_note_that_cannot_be_written_costs_only_a_load(monkeypatch, tmp_path):
+    from postmix.embed import encoder as module
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    module.remember_dimension("0123456789abcdef", 384)
+    assert module.known_dimension("0123456789abcdef") is None
+
+
+def test_an_executor_refuses_a_model_of_another_dimension(encoder):
+    from postmix.embed.encoder import check_dimension
+
+    check_dimension(encoder, 384)
+    with pytest.raises(ModelError, match="768"):
+        check_dimension(encoder, 768)
