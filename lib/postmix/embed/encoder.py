@@ -27,6 +27,9 @@ BF16 = "torch-bf16"
 # Bump when the bfloat16 path changes the vectors it gives (it is in the model fingerprint).
 BF16_RECIPE_VERSION = "v1"
 
+# The libraries whose versions decide whether a model loads (a dimension note is kept per combination).
+LOADING_PACKAGES = ("sentence-transformers", "transformers", "torch", "safetensors")
+
 PACKAGED_MODEL_NAMES = (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
 
 # The columns embed_frame computes: the declared embeddings table less the run id the Spark stage adds. `vector` is
@@ -208,14 +211,29 @@ def user_cache_dir() -> Path:
 
 
 def dimensions_dir() -> Path:
-    """One small file per weights digest that loaded here, holding the sentence-vector dimension it gave."""
+    """One small file per weights digest (and loading libraries' versions) that loaded here, holding the dimension."""
     return user_cache_dir() / "encoder-dimensions"
+
+
+def _note_path(digest: str) -> Path:
+    """The note of these weights under the installed loading libraries: after an upgrade of any of them the model is
+    loaded on the driver again (so a model the new versions cannot load still fails before any work)."""
+    from importlib import metadata
+
+    versions = []
+    for package in LOADING_PACKAGES:
+        try:
+            versions.append(f"{package}={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package}=none")
+    libraries = hashlib.sha256(";".join(versions).encode()).hexdigest()[:8]
+    return dimensions_dir() / f"{digest}-{libraries}.json"
 
 
 def known_dimension(digest: str) -> int | None:
     """The dimension these weights gave when they last loaded here; None if never (or the note is unreadable)."""
     try:
-        dim = json.loads((dimensions_dir() / f"{digest}.json").read_text(encoding="utf-8"))["dim"]
+        dim = json.loads(_note_path(digest).read_text(encoding="utf-8"))["dim"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
@@ -226,10 +244,11 @@ def remember_dimension(digest: str, dim: int) -> None:
     folder = dimensions_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(dir=folder, prefix=f".{digest}.", suffix=".tmp")
+        final = _note_path(digest)
+        handle, staging = tempfile.mkstemp(dir=folder, prefix=f".{final.stem}.", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump({"dim": int(dim)}, out)
-        os.replace(staging, folder / f"{digest}.json")
+        os.replace(staging, final)
     except OSError:
         return
 

@@ -132,7 +132,7 @@ def test_identity_loads_weights_it_has_no_note_of(embed_params, encoder, monkeyp
     loads = []
     monkeypatch.setattr(module, "get_encoder", lambda params: loads.append(params) or encoder)
     assert module.encoder_identity(embed_params).fingerprint == encoder.fingerprint and len(loads) == 1
-    note = module.dimensions_dir() / f"{module.weights_digest(encoder.path)}.json"
+    note = module._note_path(module.weights_digest(encoder.path))
     note.parent.mkdir(parents=True, exist_ok=True)
     for unreadable in ("{not json", '{"dim": "384"}', '{"dim": 0}', "[]"):
         note.write_text(unreadable)
@@ -156,3 +156,17 @@ def test_an_executor_refuses_a_model_of_another_dimension(encoder):
     check_dimension(encoder, 384)
     with pytest.raises(ModelError, match="768"):
         check_dimension(encoder, 768)
+
+
+def test_a_library_upgrade_makes_the_driver_load_again(embed_params, encoder, monkeypatch, tmp_path):
+    from importlib import metadata
+
+    from postmix.embed import encoder as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    digest = module.weights_digest(encoder.path)
+    module.remember_dimension(digest, 384)
+    assert module.known_dimension(digest) == 384
+    installed = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "99.0" if name == "transformers" else installed(name))
+    assert module.known_dimension(digest) is None
