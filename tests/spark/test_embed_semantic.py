@@ -195,3 +195,24 @@ def test_switching_to_onnx_int8_re_embeds_with_a_fingerprint_naming_the_backend(
                                                       + ":onnx-int8/v1"}
     cosine = [float(np.dot(r["vector"], torch_rows[r["sample_id"]]["vector"])) for r in rows]
     assert np.mean(cosine) >= 0.99 and min(cosine) >= 0.98
+
+
+def test_a_driver_that_knows_the_weights_plans_without_loading_and_executors_check_the_dimension(
+        spark, tmp_path, monkeypatch):
+    from postmix.embed import encoder as module
+    from postmix.embed.encoder import encoder_identity, remember_dimension, weights_digest
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_pool(tmp_path / "pool.jsonl")
+    config = load_config(None, {"sources": [f"pool={tmp_path / 'pool.jsonl'}"], "warehouse": str(tmp_path / "wh")})
+    run_ingest(spark, config)
+    identity = encoder_identity(config.embed)  # loads (or finds loaded) and notes the dimension under this cache
+    # From here on a driver-side load fails the test: the stage must plan from the note alone (executors are other
+    # processes and load as usual).
+    monkeypatch.setattr(module, "get_encoder", lambda params: pytest.fail("the driver loaded the model"))
+    embedded = run_embed(spark, config)
+    assert embedded.counts["samples_embedded"] == 33
+    assert {r["model_fingerprint"] for r in table(config, "embeddings")} == {identity.fingerprint}
+    remember_dimension(weights_digest(module.resolve_model_path(config.embed.model)), 768)  # a stale note
+    with pytest.raises(Exception, match="planned for 768"):
+        run_embed(spark, config, force=True)
