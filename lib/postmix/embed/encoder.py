@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from postmix.embed.cache_dir import user_cache_dir
 from postmix.embed.params import DEFAULT_MODEL, ONNX_BACKENDS, EmbedParams
 from postmix.embed.text import recipe_function, recipe_id, truncate_to_tokens
 from postmix import model_cache
@@ -201,13 +202,8 @@ def encoder_identity(params: EmbedParams) -> EncoderIdentity:
     dim = known_dimension(digest)
     if dim is None:
         dim = get_encoder(params).dim
+        remember_dimension(digest, dim)  # also when this process had it loaded already (a load notes it too)
     return EncoderIdentity(_fingerprint(params.model, dim, digest, params.backend), dim)
-
-
-def user_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/postmix, else ~/.cache/postmix: what postmix builds once per machine."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "postmix"
 
 
 def dimensions_dir() -> Path:

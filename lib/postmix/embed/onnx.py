@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from postmix.embed.cache_dir import user_cache_dir
 from postmix.errors import ModelError
 
 # Bump when the export or quantization settings change: it is in the cache key and in the model fingerprint.
@@ -37,8 +38,6 @@ OPSET = 17
 
 def cache_root() -> Path:
     """$POSTMIX_ONNX_CACHE, else $XDG_CACHE_HOME/postmix/onnx, else ~/.cache/postmix/onnx."""
-    from postmix.embed.encoder import user_cache_dir
-
     explicit = os.environ.get("POSTMIX_ONNX_CACHE")
     if explicit:
         return Path(explicit).expanduser()

@@ -170,3 +170,11 @@ def test_a_library_upgrade_makes_the_driver_load_again(embed_params, encoder, mo
     installed = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "99.0" if name == "transformers" else installed(name))
     assert module.known_dimension(digest) is None
+
+
+def test_an_encoder_this_process_holds_is_noted_too(embed_params, encoder, monkeypatch, tmp_path):
+    from postmix.embed import encoder as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no note here, but the process has the model loaded
+    assert module.encoder_identity(embed_params).dim == 384
+    assert module.known_dimension(module.weights_digest(encoder.path)) == 384
