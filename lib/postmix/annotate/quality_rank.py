@@ -32,7 +32,7 @@ from postmix.annotate.quality_group import (GROUP_FEATURES, GROUP_VECTORISER_ID,
                                             group_features, group_path, load_group_model, request_groups,
                                             save_group_model)
 from postmix.annotate.quality_text import (FEATURE_PREFIX, TOKEN_PATTERN, VECTORISER_ID, TextScorers,
-                                           fit_text_scorers, load_text_scorers, save_text_scorers, text_path,
+                                           companion_path, fit_text_scorers, load_text_scorers, save_text_scorers, text_path,
                                            vectorise)
 from postmix.errors import InputError, ModelError
 
@@ -376,10 +376,9 @@ def _group_card(model_path: Path, group: Optional[GroupModel]) -> Optional[dict]
 
 
 def write_card(model_path: Path, content: dict) -> dict:
-    stem = str(model_path)[: -len(RANKER_SUFFIX)]
-    Path(f"{stem}.card.json").write_text(json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
-    Path(f"{stem}.card.md").write_text(render_markdown(content), encoding="utf-8")
+    companion_path(model_path, ".card.json").write_text(
+        json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    companion_path(model_path, ".card.md").write_text(render_markdown(content), encoding="utf-8")
     return content
 
 
