@@ -165,13 +165,13 @@ def main(argv=None) -> int:
         print(f"| embed, against a plain encode of the {e['distinct_texts']:,} distinct texts only (the stage encoded "
               f"{e['texts_encoded']:,}) | {e['rows']:,} | {e['spark_rows_per_s']:,.1f} | "
               f"{e['rows'] / e['plain_distinct_s']:,.1f} | {e['ratio_distinct']:.2f}x |")
+        driver = ("loaded the model: these weights had not loaded on this machine before" if e["driver_loaded_model"]
+                  else "fingerprinted the model without loading it: these weights had loaded on this machine before")
         print(f"\nembed: cosine between the stored vectors and plain float32 encode: mean {e['mean_cosine']:.6f}, "
               f"p1 {e['p1_cosine']:.6f}, lowest {e['min_cosine']:.6f}; near-duplicate pairs (cosine >= "
               f"{e['near_dup_threshold']}) agreeing with plain encode's {e['near_dup_pairs_plain']:,}: Jaccard "
               f"{e['near_dup_jaccard']:.4f}; "
-              f"Spark stage {e['spark_s']:.1f} s (the driver "
-              f"{'loaded the model: these weights had not loaded on this machine before' if e['driver_loaded_model'] else 'fingerprinted the model without loading it: these weights had loaded on this machine before'}"
-              f"), plain encode {e['plain_s']:.1f} s; useful work "
+              f"Spark stage {e['spark_s']:.1f} s (the driver {driver}), plain encode {e['plain_s']:.1f} s; useful work "
               f"{e['useful_gflop']:,.0f} GFLOP: Spark {e['spark_gflop_per_s']:.1f} GFLOP/s, plain "
               f"{e['plain_gflop_per_s']:.1f} GFLOP/s, against {e['sgemm_peak_gflop_per_s']:.1f} GFLOP/s measured "
               "for a float32 4096^3 matmul on 2 threads (bench_embed.measured_sgemm_gflops)")

@@ -67,8 +67,8 @@ def load_model(kind: str, path: os.PathLike | str) -> LoadedModel:
 
 
 def model_fingerprint(path: Path) -> str:
-    """sha256 of the model file; for a ranker with companion files (its text scorers), sha256 over the file
-    hashes, so replacing either file changes the fingerprint every annotated row records."""
+    """sha256 of the model file; for a ranker with companion files (its text scorers, its group model), sha256 over
+    the file hashes, so replacing any of them changes the fingerprint every annotated row records."""
     from postmix.annotate.quality_rank import companion_files, is_ranker_path
 
     companions = companion_files(path) if is_ranker_path(path) else []

@@ -182,9 +182,10 @@ def _dataset(rows: RankRows, x: np.ndarray, names: Sequence[str]) -> lgb.Dataset
 def feature_matrices(parts: dict[str, RankRows],
                      params: RankerParams) -> tuple[Optional[TextScorers], Optional[GroupModel], dict]:
     """Text scorers fitted on the train part, the group features' model (idf of the train replies), and every
-    part's feature matrix: train rows get out-of-fold text scores (folds by split key), the other parts the scores of the scorers
-    fitted on all train rows; group features are computed over the rows of every part together, as the annotate
-    stage sees a whole pool (a request group may straddle parts when the split key is not the request)."""
+    part's feature matrix: train rows get out-of-fold text scores (folds by split key), the other parts the scores
+    of the scorers fitted on all train rows; group features are computed over the rows of every part together, as
+    the annotate stage sees a whole pool (a request group may straddle parts when the split key is not the request).
+    """
     train = parts["train"]
     text, oof = None, np.zeros((len(train.good), 0))
     if params.text_features:

@@ -188,8 +188,8 @@ class EncoderIdentity:
 
 
 def encoder_identity(params: EmbedParams) -> EncoderIdentity:
-    """The fingerprint and dimension get_encoder(params) gives, without loading the model when this machine has loaded the same
-    weights before (their dimension is remembered by digest, see dimensions_dir).
+    """The fingerprint and dimension get_encoder(params) gives, without loading the model when this machine has
+    loaded the same weights before (their dimension is remembered by digest, see dimensions_dir).
 
     The embed stage's driver needs the fingerprint, not the model: loading it there costs seconds (the torch and
     transformers imports alone) before any executor starts. Weights never loaded here are loaded as before, so a

@@ -4,9 +4,10 @@ The driver only fingerprints the model (postmix.embed.encoder.encoder_identity):
 are loaded there first, so a model that cannot load is a ModelError before any work; weights loaded before are not
 loaded again (their dimension is remembered), which spares the driver the seconds of torch and transformers imports.
 The fingerprint decides which stored vectors are current. Each Python worker loads the model once and checks that it
-gives the planned dimension. Samples whose recipe text is the same
-(postmix.embed.text.text_keys) share one encode: the smallest sample_id of each text is encoded and its row is
-copied to the others. The encoded rows are hash-partitioned and sorted by sample_id inside each partition, so every
+gives the planned dimension.
+
+Samples whose recipe text is the same (postmix.embed.text.text_keys) share one encode: the smallest sample_id of
+each text is encoded and its row is copied to the others. The encoded rows are hash-partitioned and sorted by sample_id inside each partition, so every
 batch - and so every vector, to the bit - is the same on every rerun; inside a batch the encoder sorts texts by
 token length so that padding stays small. Torch gets as many threads as a Spark task owns (spark.task.cpus).
 """
