@@ -26,6 +26,8 @@ BENCHES = [
     ("Embed on Spark with embed.backend torch-bf16 against plain float32 encode", [
         "tests/benchmarks/bench_spark_stages.py", "--stages", "embed", "--embed-rows", "10000", "--embed-backend",
         "torch-bf16", "--embed-batch-size", "32", "--out", ".bench/spark_stages_bf16.json"]),
+    ("A fresh postmix embed: driver loading the model against fingerprinting it without a load", [
+        "tests/benchmarks/bench_embed_driver.py"]),
     ("Annotation quality and batch throughput", ["tests/benchmarks/bench_annotate.py", "--limit", "20000"]),
     ("Quality scorers against held-out judgements (issue 12)", ["tests/benchmarks/bench_quality.py",
                                                                   "--out", ".bench/quality/results.json"]),
