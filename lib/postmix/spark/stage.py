@@ -11,9 +11,8 @@ from typing import Any, Callable
 from postmix.errors import PostmixError
 from postmix.runinfo import PeakRss, code_version
 from postmix.spark.snapshot import TableSnapshot
-from postmix.storage.delta import commit_metadata, recorded_outputs_missing, table_versions
-from postmix.storage.runs import (RunRecord, params_json, previous_record, succeeded_elsewhere, utcnow,
-                                  write_record)
+from postmix.storage.delta import commit_metadata, recorded_outputs_missing, table_versions, written_versions
+from postmix.storage.runs import RunRecord, params_json, stage_records, utcnow, write_record
 
 log = logging.getLogger("postmix.stage")
 
@@ -46,10 +45,11 @@ def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
     read, without reading its own record back)."""
     input_versions = table_versions(spark, warehouse, list(spec.inputs))
     input_fp = spec.input_fingerprint or _versions_fingerprint(input_versions)
-    previous = previous_record(spark, warehouse, run_id, spec.name)
+    records = stage_records(spark, warehouse, run_id, spec.name, spec.params_fingerprint, input_fp)
+    previous = records.this_run
     done = previous if _already_done(previous, spec.params_fingerprint, input_fp) else None
     if done is None and not spec.run_scoped and not force:
-        done = succeeded_elsewhere(spark, warehouse, spec.name, spec.params_fingerprint, input_fp)
+        done = records.same_work
     if not force and done is not None:
         done = _still_there(spark, warehouse, spec.name, done)
     if not force and done is not None:
@@ -72,7 +72,7 @@ def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
         raise
     record.status = "succeeded"
     record.counts = {k: int(v) for k, v in outcome.counts.items()}
-    record.output_versions = table_versions(spark, warehouse, outcome.outputs)
+    record.output_versions = written_versions(spark, warehouse, outcome.outputs)
     _finish(spark, warehouse, record, started, memory.peak_mb)
     return outcome
 

@@ -191,7 +191,7 @@ def _commit_with_retries(spark, table: str, path: str, write) -> int:
         try:
             write()
             _after_commit(spark, table)
-            return current_version(spark, path)
+            return written_version(spark, path)
         except Exception as exc:
             if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
                 raise _storage_error(table, path, exc) from exc
@@ -216,7 +216,11 @@ def read_table(spark, warehouse: str, table: str, version: int | None = None):
 
 
 def current_version(spark, path: str) -> int | None:
-    """The table's latest version; None when there is no table; a StorageError when its log cannot be read."""
+    """The table's latest version; None when there is no table; a StorageError when its log cannot be read.
+
+    Reads the latest commit itself (`DeltaTable.history(1)`), so a truncated or unreadable last commit is found
+    here, before a stage trusts the table; for a table this process has just committed to, `written_version` gives
+    the same number without reading the commit back."""
     from delta.tables import DeltaTable
 
     if not table_exists(spark, path):
@@ -227,14 +231,35 @@ def current_version(spark, path: str) -> int | None:
         raise damaged_table_error(path.rstrip("/").rsplit("/", 1)[-1], path, exc) from None
 
 
+def written_version(spark, path: str) -> int:
+    """The latest version of a table this process has just committed to, from Delta's cached log in the driver's
+    JVM: `history(1)` would read the commit back through a Spark job (0.15-0.7 s, several per stage) to learn a
+    number the log's listing already has."""
+    jvm = spark._jvm
+    delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+    none = jvm.scala.Option.empty()
+    try:
+        # update(stalenessAcceptable, checkIfUpdatedSinceTs, catalogTableOpt): a blocking refresh of the listing
+        return int(delta_log.update(False, none, none).version())
+    except Exception as exc:  # py4j errors: the log changed under us into something unreadable
+        raise damaged_table_error(path.rstrip("/").rsplit("/", 1)[-1], path, exc) from None
+
+
 def table_versions(spark, warehouse: str, tables: list[str]) -> dict[str, int]:
-    """Current version of each existing table (for provenance in the runs table)."""
+    """Current version of each existing table (for provenance in the runs table); a damaged one is an error."""
     versions = {}
     for table in tables:
         version = current_version(spark, table_path(warehouse, table))
         if version is not None:
             versions[table] = version
     return versions
+
+
+def written_versions(spark, warehouse: str, tables: list[str]) -> dict[str, int]:
+    """`table_versions` of tables the stage has just written (its outputs), read from the log's listing; a table
+    it had nothing to write to and that does not exist (version -1 in Delta's terms) is left out, as there."""
+    versions = {table: written_version(spark, table_path(warehouse, table)) for table in tables}
+    return {table: version for table, version in versions.items() if version >= 0}
 
 
 def recorded_outputs_missing(spark, warehouse: str, recorded: dict[str, int]) -> list[str]:
