@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from postmix.storage import delta as D
-from postmix.storage.runs import RunRecord, previous_record, succeeded_elsewhere, write_record
+from postmix.storage.runs import RunRecord, StageRecords, previous_record, stage_records, write_record
 from postmix.storage.spark_schema import spark_schema
 
 ODD_RUN = "b'c\\d"  # a quote and a backslash: no SQL text is built from values, so nothing needs quoting
@@ -83,5 +83,25 @@ def test_runs_lookups_and_the_concurrent_success_sum(spark, tmp_path):
     write_record(spark, warehouse, record({"rows": 1}, start + dt.timedelta(seconds=20),
                                           start + dt.timedelta(seconds=30), "i'x"))
     assert previous_record(spark, warehouse, ODD_RUN, "ingest")["counts"] == {"rows": 1}  # a later run replaces
-    assert succeeded_elsewhere(spark, warehouse, "ingest", "p", "i'x")["run_id"] == ODD_RUN
-    assert succeeded_elsewhere(spark, warehouse, "ingest", "p", "other") is None
+    assert stage_records(spark, warehouse, "run-other", "ingest", "p", "i'x").same_work["run_id"] == ODD_RUN
+    assert stage_records(spark, warehouse, "run-other", "ingest", "p", "other") == StageRecords(None, None)
+
+
+def test_stage_records_finds_this_runs_record_and_the_first_finished_same_work(spark, tmp_path):
+    warehouse = str(tmp_path / "wh")
+    start = dt.datetime(2026, 1, 1)
+
+    def record(run_id: str, stage: str, status: str, finished_after_s: int, input_fp: str = "i") -> RunRecord:
+        return RunRecord(run_id=run_id, stage=stage, status=status, attempt=1, params_fingerprint="p",
+                         input_fingerprint=input_fp, code_version="c", params="{}", started_at=start,
+                         finished_at=start + dt.timedelta(seconds=finished_after_s))
+
+    for written in (record("run-late", "ingest", "succeeded", 30), record("run-early", "ingest", "succeeded", 10),
+                    record("run-failed", "ingest", "failed", 5), record("run-mine", "ingest", "failed", 40, "j"),
+                    record("run-annotate", "annotate", "succeeded", 1)):
+        write_record(spark, warehouse, written)
+    found = stage_records(spark, warehouse, "run-mine", "ingest", "p", "i")
+    assert found.this_run["run_id"] == "run-mine" and found.this_run["status"] == "failed"
+    assert found.same_work["run_id"] == "run-early"  # the first to finish, not a failed or another stage's record
+    assert stage_records(spark, warehouse, "run-new", "annotate", "p", "i").same_work["run_id"] == "run-annotate"
+    assert stage_records(spark, warehouse, "run-new", "ingest", "p", "j") == StageRecords(None, None)
