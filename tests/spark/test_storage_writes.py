@@ -105,3 +105,30 @@ def test_stage_records_finds_this_runs_record_and_the_first_finished_same_work(s
     assert found.same_work["run_id"] == "run-early"  # the first to finish, not a failed or another stage's record
     assert stage_records(spark, warehouse, "run-new", "annotate", "p", "i").same_work["run_id"] == "run-annotate"
     assert stage_records(spark, warehouse, "run-new", "ingest", "p", "j") == StageRecords(None, None)
+
+
+def test_concurrent_first_records_of_one_key_leave_one_row(spark, tmp_path):
+    """Two identical commands start the same stage at once: both read no record and both insert-only MERGE it."""
+    warehouse = str(tmp_path / "wh")
+    started = dt.datetime(2026, 1, 1)
+
+    def record(run_id: str) -> RunRecord:
+        return RunRecord(run_id=run_id, stage="ingest", status="running", attempt=1, params_fingerprint="p",
+                         input_fingerprint="i", code_version="c", params="{}", started_at=started)
+
+    write_record(spark, warehouse, record("run-earlier"), first_of_its_key=True)  # the table exists: no creation race
+    barrier, errors = threading.Barrier(3), []
+
+    def first_record() -> None:
+        try:
+            barrier.wait()
+            write_record(spark, warehouse, record("run-twice"), first_of_its_key=True)
+        except Exception as exc:  # noqa: BLE001 (collected for the assertion)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_record) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and _run_ids(spark, warehouse, "runs") == ["run-earlier", "run-twice"]

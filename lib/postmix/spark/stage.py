@@ -61,7 +61,7 @@ def run_stage(spark, warehouse: str, run_id: str, spec: StageSpec,
         params_fingerprint=spec.params_fingerprint, input_fingerprint=input_fp, code_version=code_version(),
         params=params_json(spec.params), started_at=utcnow(), input_versions=input_versions,
     )
-    write_record(spark, warehouse, record)
+    write_record(spark, warehouse, record, first_of_its_key=previous is None)
     started = time.perf_counter()
     try:
         with PeakRss() as memory, commit_metadata(spark, run_id, spec.name):

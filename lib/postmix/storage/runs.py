@@ -130,7 +130,11 @@ def stage_records(spark, warehouse: str, run_id: str, stage: str, params_fp: str
     return StageRecords(this_run, first_done)
 
 
-def write_record(spark, warehouse: str, record: RunRecord) -> None:
+def write_record(spark, warehouse: str, record: RunRecord, first_of_its_key: bool = False) -> None:
+    """MERGE the record on (run_id, stage). `first_of_its_key`: the caller read no record of this run and stage, so
+    the MERGE only inserts; Delta runs that without the pass that finds rows to update (a third fewer Spark jobs). A
+    concurrent process that inserted the same key first still wins: the insert-only MERGE read the table, so its
+    commit conflicts with that insert, is retried, and then inserts nothing."""
     from postmix.storage.spark_schema import spark_schema
 
     if record.error:
@@ -141,7 +145,7 @@ def write_record(spark, warehouse: str, record: RunRecord) -> None:
     # The source is one local row, the same on every read: Delta need not copy it before its MERGE (a Spark job per
     # record, two records per stage).
     with commit_metadata(spark, record.run_id, record.stage), scoped_conf(spark, MATERIALIZE_SOURCE, "none"):
-        merge_rows(spark, df, warehouse, RUNS, when_matched_update=_update_all())
+        merge_rows(spark, df, warehouse, RUNS, when_matched_update=None if first_of_its_key else _update_all())
 
 
 def utcnow() -> dt.datetime:
