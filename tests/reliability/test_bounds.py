@@ -17,7 +17,7 @@ ALLOWED = {
     "storage/delta.py": (r'history\(1\)\.select\("version"\)\.first\(\)',),
     # one run's rows of one stage (a handful: attempts of that stage), and the first matching success
     "storage/runs.py": (r'where\(\(F\.col\("run_id"\) == F\.lit\(run_id\)\) & \(F\.col\("stage"\) == F\.lit\(stage\)\)\)'
-                        r'\.collect\(\)', r"this_run\.unionByName\(first_done\)\.collect\(\)"),
+                        r'\.collect\(\)', r"own_rows\.unionByName\(first_success\)\.collect\(\)"),
 }
 DRIVER_READ = re.compile(r"\.(collect|toPandas|toLocalIterator|take|head|first|tail|toArrow)\(")
 

@@ -28,6 +28,9 @@ def test_replace_slice_replaces_only_the_runs_rows_in_one_commit(spark, tmp_path
         D.replace_slice(spark, _metrics(spark, run_id), warehouse, "mixture_metrics", D.run_slice(run_id))
     assert _run_ids(spark, warehouse, "mixture_metrics") == ["a", ODD_RUN]
     assert D.current_version(spark, f"{warehouse}/mixture_metrics") == 3  # create + one commit per write
+    assert D.written_version(spark, f"{warehouse}/mixture_metrics") == 3  # the same, from the log's listing
+    assert D.written_version(spark, f"{warehouse}/selections") == -1  # never written
+    assert D.written_versions(spark, warehouse, ["mixture_metrics", "selections"]) == {"mixture_metrics": 3}
     with pytest.raises(Exception, match="DELTA_REPLACE_WHERE_MISMATCH"):
         D.replace_slice(spark, _metrics(spark, "other"), warehouse, "mixture_metrics", D.run_slice("a"))
 
@@ -132,3 +135,18 @@ def test_concurrent_first_records_of_one_key_leave_one_row(spark, tmp_path):
     for thread in threads:
         thread.join()
     assert errors == [] and _run_ids(spark, warehouse, "runs") == ["run-earlier", "run-twice"]
+
+
+class _JvmWithoutDeltaLog:
+    """A JVM view whose Delta internals are gone (what a Delta upgrade that renames them would look like)."""
+
+    def __getattr__(self, name: str):
+        raise AttributeError(f"no JVM class path {name!r} here")
+
+
+def test_written_version_falls_back_to_the_history_when_the_log_shortcut_fails(spark, tmp_path, monkeypatch):
+    warehouse = str(tmp_path / "wh")
+    D.replace_slice(spark, _metrics(spark, "a"), warehouse, "mixture_metrics", D.run_slice("a"))
+    monkeypatch.setattr(spark, "_jvm", _JvmWithoutDeltaLog())
+    assert D.written_version(spark, f"{warehouse}/mixture_metrics") == 1
+    assert D.written_version(spark, f"{warehouse}/selections") == -1

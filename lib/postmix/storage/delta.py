@@ -232,17 +232,19 @@ def current_version(spark, path: str) -> int | None:
 
 
 def written_version(spark, path: str) -> int:
-    """The latest version of a table this process has just committed to, from Delta's cached log in the driver's
-    JVM: `history(1)` would read the commit back through a Spark job (0.15-0.7 s, several per stage) to learn a
-    number the log's listing already has."""
+    """The latest version of a table this process has just committed to (-1 if there is none), from Delta's cached
+    log in the driver's JVM: `history(1)` would read the commit back through a Spark job (0.15-0.7 s, several per
+    stage) to learn a number the log's listing already has. Delta's internal API can change with its version, so
+    any failure of this shortcut falls back to `current_version`, which also turns a damaged log into the error."""
     jvm = spark._jvm
-    delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
-    none = jvm.scala.Option.empty()
     try:
+        delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+        none = jvm.scala.Option.empty()
         # update(stalenessAcceptable, checkIfUpdatedSinceTs, catalogTableOpt): a blocking refresh of the listing
         return int(delta_log.update(False, none, none).version())
-    except Exception as exc:  # py4j errors: the log changed under us into something unreadable
-        raise damaged_table_error(path.rstrip("/").rsplit("/", 1)[-1], path, exc) from None
+    except Exception:  # noqa: BLE001 (py4j: an API change or an unreadable log; the slow path tells which)
+        version = current_version(spark, path)
+        return -1 if version is None else version
 
 
 def table_versions(spark, warehouse: str, tables: list[str]) -> dict[str, int]:

@@ -118,21 +118,20 @@ def stage_records(spark, warehouse: str, run_id: str, stage: str, params_fp: str
     from pyspark.sql import functions as F
 
     runs = spark.read.format("delta").load(path).where(F.col("stage") == F.lit(stage))
-    this_run = runs.where(F.col("run_id") == F.lit(run_id)).withColumn(_LOOKUP, F.lit("this_run"))
+    own_rows = runs.where(F.col("run_id") == F.lit(run_id)).withColumn(_LOOKUP, F.lit("this_run"))
     same_work = ((F.col("status") == F.lit("succeeded")) & (F.col("params_fingerprint") == F.lit(params_fp))
                  & (F.col("input_fingerprint") == F.lit(input_fp)))
-    first_done = (runs.where(same_work).orderBy("finished_at", "run_id").limit(1)
-                  .withColumn(_LOOKUP, F.lit("same_work")))
-    found = {row[_LOOKUP]: row.asDict(recursive=True) for row in this_run.unionByName(first_done).collect()}
+    first_success = (runs.where(same_work).orderBy("finished_at", "run_id").limit(1)
+                     .withColumn(_LOOKUP, F.lit("same_work")))
+    found = {row[_LOOKUP]: row.asDict(recursive=True) for row in own_rows.unionByName(first_success).collect()}
     for row in found.values():
         row.pop(_LOOKUP)
-    this_run, first_done = found.get("this_run"), found.get("same_work")
-    return StageRecords(this_run, first_done)
+    return StageRecords(found.get("this_run"), found.get("same_work"))
 
 
 def write_record(spark, warehouse: str, record: RunRecord, first_of_its_key: bool = False) -> None:
     """MERGE the record on (run_id, stage). `first_of_its_key`: the caller read no record of this run and stage, so
-    the MERGE only inserts; Delta runs that without the pass that finds rows to update (a third fewer Spark jobs). A
+    the MERGE only inserts; Delta runs that without the pass that finds rows to update (7-8 Spark jobs against 8-10). A
     concurrent process that inserted the same key first still wins: the insert-only MERGE read the table, so its
     commit conflicts with that insert, is retried, and then inserts nothing."""
     from postmix.storage.spark_schema import spark_schema
