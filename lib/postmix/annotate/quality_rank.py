@@ -32,8 +32,8 @@ from postmix.annotate.quality_group import (GROUP_FEATURES, GROUP_VECTORISER_ID,
                                             group_features, group_path, load_group_model, request_groups,
                                             save_group_model)
 from postmix.annotate.quality_text import (FEATURE_PREFIX, TOKEN_PATTERN, VECTORISER_ID, TextScorers,
-                                           companion_path, fit_text_scorers, load_text_scorers, save_text_scorers, text_path,
-                                           vectorise)
+                                           companion_path, fit_text_scorers, load_text_scorers, save_text_scorers,
+                                           text_path, vectorise)
 from postmix.errors import InputError, ModelError
 
 RANKER_SUFFIX = ".lgbm"

@@ -7,9 +7,10 @@ The fingerprint decides which stored vectors are current. Each Python worker loa
 gives the planned dimension.
 
 Samples whose recipe text is the same (postmix.embed.text.text_keys) share one encode: the smallest sample_id of
-each text is encoded and its row is copied to the others. The encoded rows are hash-partitioned and sorted by sample_id inside each partition, so every
-batch - and so every vector, to the bit - is the same on every rerun; inside a batch the encoder sorts texts by
-token length so that padding stays small. Torch gets as many threads as a Spark task owns (spark.task.cpus).
+each text is encoded and its row is copied to the others. The encoded rows are hash-partitioned and sorted by
+sample_id inside each partition, so every batch - and so every vector, to the bit - is the same on every rerun;
+inside a batch the encoder sorts texts by token length so that padding stays small. Torch gets as many threads as a
+Spark task owns (spark.task.cpus).
 """
 
 from __future__ import annotations
