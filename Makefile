@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 JARS   := .jars
+JVM_ARCHIVE := .jvm/postmix-classes.jsa
 # Spark workers must run the same interpreter as the driver.
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
@@ -23,7 +24,7 @@ help:
 	@echo "make bench-quality - quality scorers against held-out judgements (docs/ANNOTATE.md)"
 	@echo "make models - rebuild the default models (fastText task/quality, LightGBM quality ranker) from ../shared/data"
 
-env: $(VENV)/.installed $(JARS)/.resolved
+env: $(VENV)/.installed $(JARS)/.resolved $(JVM_ARCHIVE)
 
 # The virtual environment, rebuilt when the pins change. pip keeps its cache, so a rebuild is quick.
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +40,11 @@ $(JARS)/.resolved: deploy/jars/pom.xml
 	mvn -q -B -f deploy/jars/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
 	    -DincludeGroupIds=io.delta,io.unitycatalog -DoutputDirectory=$(abspath $(JARS))
 	touch $@
+
+# The driver JVM's class archive (deploy/jars/class_archive.py): the demo pipeline, small, run once so that every
+# later local session maps Spark's and Delta's classes instead of loading them (seconds off each start).
+$(JVM_ARCHIVE): $(VENV)/.installed $(JARS)/.resolved deploy/jars/class_archive.py
+	$(PY) deploy/jars/class_archive.py $@
 
 # Debian's Chromium, for the report screenshot test (tests/e2e/test_report_browser.py). Needs root (CI is root).
 browser:

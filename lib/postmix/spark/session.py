@@ -18,6 +18,7 @@ from postmix.spark.params import SparkParams
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 ARROW_BATCH_ROWS = "spark.sql.execution.arrow.maxRecordsPerBatch"
+DRIVER_JAVA = "spark.driver.extraJavaOptions"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The driver's log4j2 configuration by default (postmix.console): nothing below FATAL on the console.
 QUIET_LOG4J = Path(__file__).resolve().with_name("log4j2-quiet.properties")
@@ -40,10 +41,37 @@ LOCAL_DEFAULTS = {
 }
 
 
+# The driver JVM's class-data-sharing archive, built by `make env` (deploy/jars/class_archive.py). Not beside the
+# jars: `spark-submit --jars ".jars/*"` would ship it to every executor.
+CLASS_ARCHIVE = REPO_ROOT / ".jvm" / "postmix-classes.jsa"
+# The user chose their own class sharing: leave the JVM's options as they are.
+USER_SHARING_OPTIONS = ("-Xshare", "SharedArchiveFile", "ArchiveClassesAtExit")
+# The JVM announces an unusable or partly usable archive on stdout; it falls back by itself, so stay quiet.
+QUIET_SHARING = "-Xlog:cds*=off"
+
+
+def class_archive() -> Path | None:
+    """The archive `make env` built, if there is one (an installed postmix outside a checkout has none)."""
+    return CLASS_ARCHIVE if CLASS_ARCHIVE.is_file() else None
+
+
+def with_sharing(java_options: str, archive: Path | None) -> str:
+    """The driver's Java options with the archive mapped, unless there is none or the user set class sharing."""
+    if archive is None or any(option in java_options for option in USER_SHARING_OPTIONS):
+        return java_options
+    option = f"-XX:SharedArchiveFile={archive}"
+    quoted = f'"{option}"' if any(c.isspace() for c in option) else option  # Spark splits the options on spaces
+    return f"{java_options} {quoted} {QUIET_SHARING}".strip()
+
+
+def jars_folder(params: SparkParams) -> Path:
+    """Where `make env` put the Delta jars."""
+    return Path(params.jars_dir or os.environ.get("POSTMIX_JARS_DIR") or str(REPO_ROOT / ".jars"))
+
+
 def delta_jars(params: SparkParams) -> list[str]:
     """The delta jar files to put on spark.jars; empty when the user supplies Delta some other way."""
-    folder = params.jars_dir or os.environ.get("POSTMIX_JARS_DIR") or str(REPO_ROOT / ".jars")
-    path = Path(folder)
+    path = jars_folder(params)
     return sorted(str(p) for p in path.glob("*.jar")) if path.is_dir() else []
 
 
@@ -67,6 +95,9 @@ def session_conf(params: SparkParams, launcher_supplies_delta: bool = False) -> 
                 "or pass spark.jars / spark.jars.packages in the spark conf"
             )
         conf["spark.jars"] = ",".join(jars)
+    java = with_sharing(conf.get(DRIVER_JAVA, ""), class_archive())
+    if java:
+        conf[DRIVER_JAVA] = java
     return conf
 
 
@@ -88,10 +119,10 @@ def console_conf(conf: dict[str, str], verbose: bool) -> dict[str, str]:
     conf = dict(conf)
     for key, value in console.worker_env().items():
         conf.setdefault(f"spark.executorEnv.{key}", value)
-    java = conf.get("spark.driver.extraJavaOptions", "")
+    java = conf.get(DRIVER_JAVA, "")
     if not verbose and "log4j.configuration" not in java and "log4j2.configurationFile" not in java:
         option = f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
-        conf["spark.driver.extraJavaOptions"] = f"{java} {option}".strip()
+        conf[DRIVER_JAVA] = f"{java} {option}".strip()
     return conf
 
 

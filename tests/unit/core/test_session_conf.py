@@ -11,7 +11,9 @@ from postmix import cli
 from postmix.commands import COMMANDS
 from postmix.errors import ConfigError
 from postmix.spark.params import SparkParams
-from postmix.spark.session import DELTA_CATALOG, DELTA_EXTENSION, LOCAL_DEFAULTS, session_conf
+from postmix.spark import session
+from postmix.spark.session import (DELTA_CATALOG, DELTA_EXTENSION, DRIVER_JAVA, LOCAL_DEFAULTS,
+                                   QUIET_SHARING, console_conf, session_conf)
 from postmix.subcommand import load_pipeline_config
 
 
@@ -81,6 +83,39 @@ def test_no_jar_folder_needed_when_delta_comes_another_way(tmp_path, user_conf, 
     assert conf.get("spark.jars") == user_conf.get("spark.jars")  # the user's own, or none: never a local folder
     assert conf.get("spark.jars.packages") == user_conf.get("spark.jars.packages")
     assert conf["spark.sql.extensions"] == DELTA_EXTENSION and conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
+
+
+
+# ---------------------------------------------------------------- the driver JVM's class archive (make env)
+
+
+@pytest.fixture
+def archive(tmp_path, monkeypatch) -> Path:
+    """A class archive where `make env` would build it (the session only checks that the file exists)."""
+    path = tmp_path / "a dir" / "postmix-classes.jsa"
+    path.parent.mkdir()
+    path.write_bytes(b"archive")
+    monkeypatch.setattr(session, "CLASS_ARCHIVE", path)
+    return path
+
+
+def test_the_class_archive_is_mapped_quietly(jars, archive):
+    conf = session_conf(SparkParams(jars_dir=str(jars), conf={DRIVER_JAVA: "-Da=b"}))
+    # quoted: Spark splits the options on spaces, and this path has one
+    assert conf[DRIVER_JAVA] == f'-Da=b "-XX:SharedArchiveFile={archive}" {QUIET_SHARING}'
+    quiet = console_conf(conf, verbose=False)[DRIVER_JAVA]  # the log4j option comes after, nothing is lost
+    assert quiet.startswith(conf[DRIVER_JAVA] + " -Dlog4j2.configurationFile=")
+
+
+def test_no_archive_adds_no_java_options(jars, archive):
+    archive.unlink()
+    assert DRIVER_JAVA not in session_conf(SparkParams(jars_dir=str(jars)))
+    assert session_conf(SparkParams(jars_dir=str(jars), conf={DRIVER_JAVA: "-Da=b"}))[DRIVER_JAVA] == "-Da=b"
+
+
+@pytest.mark.parametrize("own", ["-Xshare:off", "-XX:SharedArchiveFile=/opt/my.jsa", "-XX:ArchiveClassesAtExit=x.jsa"])
+def test_a_users_own_class_sharing_is_left_alone(jars, archive, own):
+    assert session_conf(SparkParams(jars_dir=str(jars), conf={DRIVER_JAVA: own}))[DRIVER_JAVA] == own
 
 
 # ---------------------------------------------------------------- --master / --conf through the CLI
