@@ -64,14 +64,10 @@ def with_sharing(java_options: str, archive: Path | None) -> str:
     return f"{java_options} {quoted} {QUIET_SHARING}".strip()
 
 
-def jars_folder(params: SparkParams) -> Path:
-    """Where `make env` put the Delta jars."""
-    return Path(params.jars_dir or os.environ.get("POSTMIX_JARS_DIR") or str(REPO_ROOT / ".jars"))
-
-
 def delta_jars(params: SparkParams) -> list[str]:
     """The delta jar files to put on spark.jars; empty when the user supplies Delta some other way."""
-    path = jars_folder(params)
+    folder = params.jars_dir or os.environ.get("POSTMIX_JARS_DIR") or str(REPO_ROOT / ".jars")
+    path = Path(folder)
     return sorted(str(p) for p in path.glob("*.jar")) if path.is_dir() else []
 
 
