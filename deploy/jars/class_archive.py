@@ -23,7 +23,7 @@ from pathlib import Path
 from postmix.config import load_config
 from postmix.demo.generate import write_demo_sources
 from postmix.pipeline import run_pipeline
-from postmix.spark.session import QUIET_SHARING, build_session
+from postmix.spark.session import DRIVER_JAVA, QUIET_SHARING, build_session
 
 TRAINING_SCALE = 0.1  # the demo data at its smallest: every stage's classes load, in about a minute
 
@@ -69,7 +69,7 @@ def train(dump_to: str, scratch: str) -> None:
     sources = write_demo_sources(Path(scratch) / "sources", scale=TRAINING_SCALE)
     java = f"-XX:ArchiveClassesAtExit={dump_to} {QUIET_SHARING}"
     config = load_config(None, {"warehouse": str(Path(scratch) / "warehouse"), "select": {"budget": 50},
-                                "spark": {"conf": {"spark.driver.extraJavaOptions": java}}})
+                                "spark": {"conf": {DRIVER_JAVA: java}}})
     config = replace(config, sources=tuple(sources))
     spark = build_session(config.spark)
     run_pipeline(spark, config)
