@@ -124,7 +124,10 @@ def useful_gflop(model, texts: list[str]) -> float:
     from postmix.embed.text import truncate_to_tokens
 
     config = model[0].auto_model.config
-    n_tokens = truncate_to_tokens(texts, model.tokenizer, model.max_seq_length).n_tokens
+    from tokenizers import Tokenizer
+
+    own = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
+    n_tokens = truncate_to_tokens(texts, own, model.max_seq_length).n_tokens
     return sum(flops_per_text(n, config.num_hidden_layers, config.hidden_size, config.intermediate_size)
                for n in n_tokens) / 1e9
 

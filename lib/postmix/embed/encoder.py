@@ -123,7 +123,11 @@ def weights_digest(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Encoder:
-    """A loaded model and what each output row records about it."""
+    """A loaded model and what each output row records about it.
+
+    model: a SentenceTransformer, or for torch-bf16 on CPU the traced pipeline (postmix.embed.traced).
+    tokenizer: the model's own Rust tokenizer (tokenizers.Tokenizer), for token counts and truncation.
+    """
 
     model: Any
     name: str
@@ -131,10 +135,7 @@ class Encoder:
     dim: int
     max_seq_length: int
     fingerprint: str
-
-    @property
-    def tokenizer(self) -> Any:
-        return self.model.tokenizer
+    tokenizer: Any
 
 
 _ENCODERS: dict[tuple, Encoder] = {}
@@ -153,30 +154,70 @@ def _check_device(device: str) -> None:
 
 
 def _load_encoder(params: EmbedParams) -> Encoder:
-    from postmix.console import quiet_libraries
-
-    quiet_libraries()  # before transformers is imported, in the driver or a Spark worker: postmix.console
-    from sentence_transformers import SentenceTransformer
-
     path = resolve_model_path(params.model)
     _check_device(params.device)
-    try:
-        model = SentenceTransformer(str(path), device=params.device, local_files_only=True,
-                                    model_kwargs=_dtype_kwargs(params.backend))
-    except Exception as exc:  # any load failure is a model problem the user must fix
-        raise ModelError(f"embed.model {params.model!r}: cannot load from {path}: {exc}") from exc
-    model.eval()
+    digest = weights_digest(path)
+    if params.backend == BF16 and params.device == "cpu":
+        traced = _traced_encoder(params, path, digest)
+        if traced is not None:
+            return traced
+    model = _load_sentence_transformer(params, path)
     if params.max_seq_length is not None:
         model.max_seq_length = params.max_seq_length
     dim = int(model.get_embedding_dimension())
-    digest = weights_digest(path)
     remember_dimension(digest, dim)
     if params.backend in ONNX_BACKENDS:
         from postmix.embed.onnx import attach_onnx
 
         attach_onnx(model, f"d{dim}-{digest}", params.backend, params.torch_threads)
     fp = _fingerprint(params.model, dim, digest, params.backend)
-    return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp)
+    return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp, _own_tokenizer(model))
+
+
+def _load_sentence_transformer(params: EmbedParams, path: Path) -> Any:
+    from postmix.console import quiet_libraries
+
+    quiet_libraries()  # before transformers is imported, in the driver or a Spark worker: postmix.console
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(str(path), device=params.device, local_files_only=True,
+                                    model_kwargs=_dtype_kwargs(params.backend))
+    except Exception as exc:  # any load failure is a model problem the user must fix
+        raise ModelError(f"embed.model {params.model!r}: cannot load from {path}: {exc}") from exc
+    return model.eval()
+
+
+def _traced_encoder(params: EmbedParams, path: Path, digest: str) -> Encoder | None:
+    """torch-bf16 on CPU through the model's traced pipeline (no sentence-transformers import), or None when the
+    model does not trace."""
+    from postmix.embed.traced import load_traced
+
+    pipeline = load_traced(digest, lambda: _load_sentence_transformer(params, path), params.max_seq_length)
+    if pipeline is None:
+        return None
+    remember_dimension(digest, pipeline.dim)
+    fp = _fingerprint(params.model, pipeline.dim, digest, params.backend)
+    return Encoder(pipeline, params.model, path, pipeline.dim, pipeline.max_seq_length, fp,
+                   _copy_tokenizer(pipeline.tokenizer))
+
+
+def _own_tokenizer(model: Any) -> Any:
+    """A copy of the SentenceTransformer's Rust tokenizer (truncate_to_tokens sets its truncation per call)."""
+    backend = getattr(model.tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ModelError(f"embed.model: {type(model.tokenizer).__name__} is not a fast (Rust) tokenizer, which "
+                         f"postmix needs to count and cut tokens")
+    return _copy_tokenizer(backend)
+
+
+def _copy_tokenizer(tokenizer: Any) -> Any:
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_padding()
+    copy.no_truncation()
+    return copy
 
 
 @dataclass(frozen=True)
@@ -319,8 +360,13 @@ def _float_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
 def _bf16_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
     """Pooled bfloat16 outputs, normalised in float32: normalising in bfloat16 would round every vector to about
     three significant digits."""
-    pooled = encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=False, convert_to_tensor=True,
-                                  show_progress_bar=False)
+    from postmix.embed.traced import TracedPipeline
+
+    if isinstance(encoder.model, TracedPipeline):
+        pooled = encoder.model.pooled(texts)
+    else:
+        pooled = encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=False,
+                                      convert_to_tensor=True, show_progress_bar=False)
     vectors = pooled.float().cpu().numpy()
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, np.float32(1e-12))

@@ -7,27 +7,21 @@ own modules, so an ONNX vector goes through exactly the pipeline a torch vector 
 
 The export is never downloaded: it is built from the model on disk into a user cache folder named by the digest of
 the source weights, the backend, the export recipe and the torch/onnxruntime versions, so a changed model or
-toolchain builds a new one. It is built in a temporary folder and renamed into place, so a concurrent worker sees
-either no export or a whole one. Builders of one export take turns on a lock file beside it (`.<key>.lock`,
-fcntl.flock): the executors of one machine build it once, the others wait and reuse it; and a staging folder of
-that export found while holding the lock belongs to a build that was killed, so it is removed.
+toolchain builds a new one; once per machine, atomically (postmix.embed.export_cache).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from postmix.embed.cache_dir import user_cache_dir
+from postmix.embed.export_cache import ensure_built
 from postmix.errors import ModelError
 
 # Bump when the export or quantization settings change: it is in the cache key and in the model fingerprint.
@@ -101,69 +95,16 @@ def _build(st_model: Any, backend: str, folder: Path) -> None:
     fp32.unlink()
 
 
-@contextlib.contextmanager
-def _build_lock(final: Path):
-    """Exclusive flock on `.<key>.lock` beside the export, released when the block ends (or the process dies).
-    Where the file system refuses locks, builds go unlocked: the atomic rename still keeps exports whole."""
-    try:
-        handle = open(final.parent / f".{final.name}.lock", "a+")
-    except OSError:
-        yield False
-        return
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError:
-            yield False
-            return
-        yield True
-
-
-def _remove_dead_staging(final: Path) -> None:
-    """Staging folders of this export left by killed builds (only called holding the build lock, so no live
-    builder of this export owns one)."""
-    for leftover in final.parent.glob(f".{final.name}.*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
 def ensure_export(st_model: Any, weights: str, backend: str) -> Path:
     """The cached ONNX file of this model and backend, built (atomically, once per machine) when it is not there."""
+
+    def build(folder: Path) -> None:
+        _build(st_model, backend, folder)
+        meta = {"weights": weights, "backend": backend, "recipe": ONNX_RECIPE_VERSION, **_toolchain()}
+        (folder / "export.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+
     final = cache_root() / export_key(weights, backend)
-    if (final / ONNX_FILE).is_file():
-        return final / ONNX_FILE
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelError(f"embed.backend {backend!r}: cannot write the ONNX export under {final.parent}: {exc}") \
-            from exc
-    with _build_lock(final) as locked:
-        if (final / ONNX_FILE).is_file():
-            return final / ONNX_FILE  # built by the worker that held the lock before us
-        if locked:
-            _remove_dead_staging(final)
-        return _build_into_place(st_model, weights, backend, final)
-
-
-def _build_into_place(st_model: Any, weights: str, backend: str, final: Path) -> Path:
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        _build(st_model, backend, staging)
-        meta = {"weights": weights, "backend": backend, "recipe": ONNX_RECIPE_VERSION,
-                **_toolchain()}
-        (staging / "export.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        staging.chmod(0o755)  # mkdtemp makes it private; other users of a shared cache may read the export
-        os.rename(staging, final)
-    except OSError as exc:
-        if not (final / ONNX_FILE).is_file():
-            where = final.parent
-            raise ModelError(f"embed.backend {backend!r}: cannot write the ONNX export under {where}: {exc}") from exc
-        # Another worker renamed its complete export into place first; theirs is the same model.
-    except Exception as exc:
-        raise ModelError(f"embed.backend {backend!r}: cannot export the model to ONNX: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final / ONNX_FILE
+    return ensure_built(final, ONNX_FILE, build, f"embed.backend {backend!r}") / ONNX_FILE
 
 
 def _session(onnx_file: Path, threads: int | None) -> Any:

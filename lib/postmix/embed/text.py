@@ -96,19 +96,24 @@ class TruncatedTexts:
 
 
 def truncate_to_tokens(texts: Sequence[str], tokenizer: Any, max_seq_length: int) -> TruncatedTexts:
-    """Cut each text after its last token that fits max_seq_length (special tokens counted), by the model's tokenizer.
+    """Cut each text after its last token that fits max_seq_length (special tokens counted), by the model's own Rust
+    tokenizer (a tokenizers.Tokenizer; it is left without truncation or padding).
 
     The tokenizer is asked for one token more than fits: if that extra token exists, the text was too long.
     """
-    n_special = tokenizer.num_special_tokens_to_add(pair=False)
+    n_special = tokenizer.num_special_tokens_to_add(False)
     budget = max_seq_length - n_special
     if budget < 1:
         raise ConfigError(f"embed.max_seq_length: {max_seq_length} leaves no room beside {n_special} special tokens")
-    encoded = tokenizer(
-        list(texts), add_special_tokens=False, truncation=True, max_length=budget + 1, return_offsets_mapping=True
-    )
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(budget + 1)
+    try:
+        encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+    finally:
+        tokenizer.no_truncation()
     cut_texts, n_tokens, truncated = [], [], []
-    for text, ids, offsets in zip(texts, encoded["input_ids"], encoded["offset_mapping"]):
+    for text, encoding in zip(texts, encodings):
+        ids, offsets = encoding.ids, encoding.offsets
         was_cut = len(ids) > budget
         kept = min(len(ids), budget)
         cut_texts.append(text[: offsets[kept - 1][1]] if was_cut else text)

@@ -1,0 +1,103 @@
+"""torch-bf16 on CPU through the traced pipeline (postmix.embed.traced): the same bits as sentence-transformers,
+loaded without it, and a model that does not trace kept on sentence-transformers."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sentence_transformers import SentenceTransformer
+
+from postmix.embed import encoder as encoder_module
+from postmix.embed import traced
+from postmix.embed.encoder import encode_texts, get_encoder
+from postmix.errors import ModelError
+
+TEXTS = [
+    "How do I reverse a list in Python?",
+    "  Ünïcode café 東京 🙂 with stray spaces  ",
+    "Explain the difference between TCP and UDP in detail, with examples. " * 40,  # past the token limit
+    "x",
+    "Write a haiku about autumn leaves.",
+]
+
+
+@pytest.fixture
+def bf16(embed_params, monkeypatch, tmp_path):
+    """torch-bf16 params with an empty cache and no encoder loaded in this process yet."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(encoder_module, "_ENCODERS", {})
+    return dataclasses.replace(embed_params, backend="torch-bf16")
+
+
+def _trace_folder() -> Path:
+    [folder] = [p for p in traced.cache_root().iterdir() if p.is_dir()]
+    return folder
+
+
+def test_the_traced_pipeline_gives_the_bits_of_sentence_transformers(bf16, monkeypatch):
+    assert isinstance(get_encoder(bf16).model, traced.TracedPipeline)
+    vectors = encode_texts(TEXTS, bf16)
+    monkeypatch.setattr(encoder_module, "_ENCODERS", {})
+    monkeypatch.setattr(traced, "load_traced", lambda *args: None)  # as for a model that does not trace
+    assert isinstance(get_encoder(bf16).model, SentenceTransformer)
+    assert np.array_equal(vectors, encode_texts(TEXTS, bf16))
+
+
+def test_a_worker_with_the_trace_cached_does_not_import_sentence_transformers(bf16, tmp_path):
+    vectors = encode_texts(TEXTS, bf16)  # traces into tmp_path's cache
+    program = ("import json, sys, numpy as np\n"
+               "from postmix.embed.encoder import encode_texts\n"
+               "from postmix.embed.params import EmbedParams\n"
+               f"v = encode_texts(json.loads(sys.argv[1]), EmbedParams(**json.loads(sys.argv[2])))\n"
+               f"np.save(sys.argv[3], v)\n"
+               "print(sorted(m for m in ('sentence_transformers', 'transformers') if m in sys.modules))\n")
+    out = tmp_path / "worker.npy"
+    done = subprocess.run([sys.executable, "-c", program, json.dumps(TEXTS), json.dumps(dataclasses.asdict(bf16)),
+                           str(out)], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    assert np.array_equal(np.load(out), vectors)
+
+
+def test_the_check_refuses_a_trace_fed_other_tokens(bf16):
+    get_encoder(bf16)
+    pipeline = get_encoder(bf16).model
+    st_model = encoder_module._load_sentence_transformer(bf16, get_encoder(bf16).path)
+    traced._check_against(st_model, pipeline)  # the trace as built passes
+    short = dataclasses.replace(pipeline, tokenizer=encoder_module._copy_tokenizer(pipeline.tokenizer))
+    short.tokenizer.enable_padding()
+    short.tokenizer.enable_truncation(16)  # cuts the probe texts sentence-transformers reads up to 256 tokens
+    with pytest.raises(traced.TraceRefused, match="differs"):
+        traced._check_against(st_model, short)
+
+
+def test_a_model_that_does_not_trace_is_noted_once_and_runs_through_sentence_transformers(bf16, monkeypatch):
+    def refuse(st_model, pipeline):
+        raise traced.TraceRefused("the trace differs from sentence-transformers on a batch of 3")
+
+    monkeypatch.setattr(traced, "_check_against", refuse)
+    assert isinstance(get_encoder(bf16).model, SentenceTransformer)
+    manifest = json.loads((_trace_folder() / traced.MANIFEST_FILE).read_text())
+    assert manifest["traced"] is False and "batch of 3" in manifest["reason"]
+    assert sorted(p.name for p in _trace_folder().iterdir()) == [traced.MANIFEST_FILE]
+    monkeypatch.setattr(encoder_module, "_ENCODERS", {})
+    monkeypatch.setattr(traced, "_build", lambda *args: pytest.fail("traced a model noted as not tracing"))
+    assert isinstance(get_encoder(bf16).model, SentenceTransformer)
+
+
+def test_a_damaged_trace_is_a_model_error_naming_the_folder_to_delete(bf16, monkeypatch):
+    get_encoder(bf16)
+    (_trace_folder() / traced.TRACED_FILE).write_bytes(b"not a TorchScript archive")
+    monkeypatch.setattr(encoder_module, "_ENCODERS", {})
+    with pytest.raises(ModelError, match=r"cannot load the traced model in .*delete that folder"):
+        get_encoder(bf16)
+
+
+def test_the_trace_key_changes_with_the_weights_and_the_libraries(monkeypatch):
+    first = traced.export_key("aaaa")
+    assert traced.export_key("bbbb") != first
+    monkeypatch.setattr(traced, "_versions", lambda: {"torch": "99.0"})
+    assert traced.export_key("aaaa") != first
