@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench_embed import read_samples  # noqa: E402
-from postmix.embed.encoder import embed_frame, get_encoder  # noqa: E402
+from postmix.embed.encoder import embed_frame, get_encoder, load_sentence_transformer  # noqa: E402
 from postmix.embed.params import BACKENDS, EmbedParams  # noqa: E402
 from postmix.embed.text import recipe_function  # noqa: E402
 from postmix.semantic.params import SemanticParams  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    reference, reference_s = time_reference(get_encoder(base).model, texts, args.batch_size)
+    reference, reference_s = time_reference(load_sentence_transformer(base), texts, args.batch_size)
     reference_pairs = near_duplicate_pairs(reference, threshold)
     result = {"rows": len(samples), "embedded_rows": len(texts), "threads": args.threads,
               "batch_size": args.batch_size, "dedup_threshold": threshold,

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lib"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from postmix.embed.encoder import embed_frame, get_encoder  # noqa: E402
+from postmix.embed.encoder import embed_frame, get_encoder, load_sentence_transformer  # noqa: E402
 from postmix.embed.params import EmbedParams  # noqa: E402
 from postmix.embed.text import recipe_function, truncate_to_tokens  # noqa: E402
 
@@ -89,15 +89,16 @@ def main() -> None:
     params = EmbedParams(batch_size=args.batch_size, torch_threads=args.threads, sort_window=args.frame_rows)
     samples = read_samples(args.rows)
     encoder = get_encoder(params)
+    reference_model = load_sentence_transformer(params)  # plain SentenceTransformer.encode, the baseline
     texts = [recipe_function(params.recipe)(m) for m in samples["messages"]]
     keep = np.array([bool(t.strip()) for t in texts])
     texts = [t for t, k in zip(texts, keep) if k]
     embed_frame(samples.head(64), params)  # warm-up: first-call allocations, thread pool start
-    encoder.model.encode(texts[:64], batch_size=args.batch_size, normalize_embeddings=True, show_progress_bar=False)
+    reference_model.encode(texts[:64], batch_size=args.batch_size, normalize_embeddings=True, show_progress_bar=False)
 
     start = time.perf_counter()
-    reference = encoder.model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+    reference = reference_model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=False)
     reference_s = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -107,7 +108,7 @@ def main() -> None:
     vectors = np.stack(produced.loc[keep, "vector"].to_list())
     cosines = np.sum(vectors * reference, axis=1)
 
-    config = encoder.model[0].auto_model.config
+    config = reference_model[0].auto_model.config
     n_tokens = truncate_to_tokens(texts, encoder.tokenizer, encoder.max_seq_length).n_tokens
     flops = sum(flops_per_text(n, config.num_hidden_layers, config.hidden_size, config.intermediate_size)
                 for n in n_tokens)

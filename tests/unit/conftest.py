@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postmix.embed.encoder import Encoder, get_encoder
+from postmix.embed.encoder import Encoder, get_encoder, load_sentence_transformer
 from postmix.embed.params import EmbedParams
 
 
@@ -16,3 +16,9 @@ def embed_params() -> EmbedParams:
 @pytest.fixture(scope="session")
 def encoder(embed_params: EmbedParams) -> Encoder:
     return get_encoder(embed_params)
+
+
+@pytest.fixture(scope="session")
+def st_model(embed_params: EmbedParams):
+    """The same model as a plain SentenceTransformer: the reference postmix's vectors are compared with."""
+    return load_sentence_transformer(embed_params)

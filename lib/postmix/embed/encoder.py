@@ -20,6 +20,7 @@ import pandas as pd
 from postmix.embed.cache_dir import user_cache_dir
 from postmix.embed.params import DEFAULT_MODEL, ONNX_BACKENDS, EmbedParams
 from postmix.embed.text import recipe_function, recipe_id, truncate_to_tokens
+from postmix.embed.traced import TRACED_BACKENDS, TracedPipeline, load_traced
 from postmix import model_cache
 from postmix.errors import ConfigError, ModelError
 from postmix.schemas.declared import table_arrow_schema
@@ -157,11 +158,11 @@ def _load_encoder(params: EmbedParams) -> Encoder:
     path = resolve_model_path(params.model)
     _check_device(params.device)
     digest = weights_digest(path)
-    if params.backend == BF16 and params.device == "cpu":
+    if params.backend in TRACED_BACKENDS and params.device == "cpu":
         traced = _traced_encoder(params, path, digest)
         if traced is not None:
             return traced
-    model = _load_sentence_transformer(params, path)
+    model = load_sentence_transformer(params, path)
     if params.max_seq_length is not None:
         model.max_seq_length = params.max_seq_length
     dim = int(model.get_embedding_dimension())
@@ -174,8 +175,12 @@ def _load_encoder(params: EmbedParams) -> Encoder:
     return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp, _own_tokenizer(model))
 
 
-def _load_sentence_transformer(params: EmbedParams, path: Path) -> Any:
+def load_sentence_transformer(params: EmbedParams, path: Path | None = None) -> Any:
+    """The model as a SentenceTransformer in the backend's dtype (the reference the traced pipeline is checked
+    against; benchmarks time it as plain encode)."""
     from postmix.console import quiet_libraries
+
+    path = path or resolve_model_path(params.model)
 
     quiet_libraries()  # before transformers is imported, in the driver or a Spark worker: postmix.console
     from sentence_transformers import SentenceTransformer
@@ -189,11 +194,10 @@ def _load_sentence_transformer(params: EmbedParams, path: Path) -> Any:
 
 
 def _traced_encoder(params: EmbedParams, path: Path, digest: str) -> Encoder | None:
-    """torch-bf16 on CPU through the model's traced pipeline (no sentence-transformers import), or None when the
-    model does not trace."""
-    from postmix.embed.traced import load_traced
-
-    pipeline = load_traced(digest, lambda: _load_sentence_transformer(params, path), params.max_seq_length)
+    """The model on CPU through its traced pipeline (no sentence-transformers import), or None when it does not
+    trace."""
+    pipeline = load_traced(digest, params.backend, lambda: load_sentence_transformer(params, path),
+                           params.max_seq_length)
     if pipeline is None:
         return None
     remember_dimension(digest, pipeline.dim)
@@ -353,6 +357,11 @@ def _encode_prepared(encoder: Encoder, texts: Sequence[str], n_tokens: Sequence[
 
 
 def _float_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    if isinstance(encoder.model, TracedPipeline):
+        import torch
+
+        # What encode(normalize_embeddings=True) does to the pipeline's (already normalised) output, so the bits agree.
+        return torch.nn.functional.normalize(encoder.model.pooled(texts), p=2, dim=1).cpu().numpy()
     return encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True,
                                 show_progress_bar=False)
 
@@ -360,8 +369,6 @@ def _float_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
 def _bf16_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
     """Pooled bfloat16 outputs, normalised in float32: normalising in bfloat16 would round every vector to about
     three significant digits."""
-    from postmix.embed.traced import TracedPipeline
-
     if isinstance(encoder.model, TracedPipeline):
         pooled = encoder.model.pooled(texts)
     else:

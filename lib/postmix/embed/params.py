@@ -32,9 +32,9 @@ class EmbedParams:
         switching it re-embeds every sample. ONNX backends run on CPU only. "torch-bf16" runs the PyTorch model in
         bfloat16 (pooled output normalised in float32; cosine >= 0.9999 to float32): several times faster on CPUs
         with bfloat16 matrix units (Intel AMX, Sapphire Rapids and later: `amx_bf16` in /proc/cpuinfo) and on
-        GPUs, slower than float32 on CPUs without them (AVX2-only machines emulate bfloat16). On CPU it runs a
-        TorchScript trace of the model's pipeline, made once per machine and checked to give the same bits
-        (postmix.embed.traced), so workers start without importing sentence-transformers.
+        GPUs, slower than float32 on CPUs without them (AVX2-only machines emulate bfloat16). On CPU, "torch" and
+        "torch-bf16" run a TorchScript trace of the model's pipeline, made once per machine and checked to give the
+        same bits (postmix.embed.traced), so workers start without importing sentence-transformers.
     """
 
     model: str = DEFAULT_MODEL

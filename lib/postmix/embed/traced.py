@@ -1,4 +1,4 @@
-"""embed.backend torch-bf16 on CPU without sentence-transformers in the worker: the model's whole pipeline
+"""embed.backend torch and torch-bf16 on CPU without sentence-transformers in the worker: the model's whole pipeline
 (transformer, pooling, normalisation) traced once per machine to TorchScript, its tokenizer saved beside it.
 
 Why: a Spark worker that loads the model through sentence-transformers first imports it and transformers (4-8 s per
@@ -30,6 +30,8 @@ from postmix.errors import ModelError
 
 log = logging.getLogger("postmix.embed")
 
+# The backends traced on CPU (each in its own dtype: float32, bfloat16).
+TRACED_BACKENDS = ("torch", "torch-bf16")
 # Bump when the traced pipeline or its check changes: it is in the cache key.
 TRACE_RECIPE_VERSION = "v1"
 TRACED_FILE = "model.pt"
@@ -49,11 +51,11 @@ def cache_root() -> Path:
     return user_cache_dir() / "traced"
 
 
-def export_key(weights: str) -> str:
-    """Folder name of a trace: the weights' digest and a hash of the recipe and the libraries' versions."""
-    parts = {"weights": weights, "recipe": TRACE_RECIPE_VERSION, **_versions()}
+def export_key(weights: str, backend: str) -> str:
+    """Folder name of a trace: the weights' digest, the backend and a hash of the recipe and the libraries' versions."""
+    parts = {"weights": weights, "backend": backend, "recipe": TRACE_RECIPE_VERSION, **_versions()}
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{weights}-torch-bf16-{digest}"
+    return f"{weights}-{backend}-{digest}"
 
 
 def _versions() -> dict[str, str]:
@@ -91,11 +93,13 @@ def _tensors(tokenizer: Any, input_names: Sequence[str], texts: Sequence[str]) -
             for name in input_names]
 
 
-def load_traced(weights: str, load_st_model: Callable[[], Any], max_seq_length: int | None) -> TracedPipeline | None:
-    """The traced pipeline of these weights, traced from `load_st_model()` (a bfloat16 SentenceTransformer) when this
-    machine has no trace of them yet; None when the model does not trace (run it through sentence-transformers)."""
-    final = cache_root() / export_key(weights)
-    ensure_built(final, MANIFEST_FILE, lambda folder: _build(load_st_model(), folder), "embed.backend 'torch-bf16'")
+def load_traced(weights: str, backend: str, load_st_model: Callable[[], Any],
+                max_seq_length: int | None) -> TracedPipeline | None:
+    """The traced pipeline of these weights, traced from `load_st_model()` (the SentenceTransformer in the backend's
+    dtype) when this machine has no trace of them yet; None when the model does not trace (run it through
+    sentence-transformers)."""
+    final = cache_root() / export_key(weights, backend)
+    ensure_built(final, MANIFEST_FILE, lambda folder: _build(load_st_model(), folder), f"embed.backend {backend!r}")
     manifest = json.loads((final / MANIFEST_FILE).read_text(encoding="utf-8"))
     if not manifest["traced"]:
         log.info("embed: the model does not trace (%s); running it through sentence-transformers", manifest["reason"])
@@ -110,8 +114,8 @@ def _load(folder: Path, manifest: dict, max_seq_length: int | None) -> TracedPip
         module = _jit_load(folder / TRACED_FILE)
         tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
     except Exception as exc:  # a damaged cache: say which folder to delete
-        raise ModelError(f"embed.backend 'torch-bf16': cannot load the traced model in {folder} ({exc}); delete "
-                         f"that folder to trace it again") from exc
+        raise ModelError(f"embed: cannot load the traced model in {folder} ({exc}); delete that folder to trace "
+                         f"it again") from exc
     limit = max_seq_length or int(manifest["max_seq_length"])
     tokenizer.enable_truncation(limit)
     return TracedPipeline(module, tokenizer, tuple(manifest["input_names"]), int(manifest["dim"]), limit)

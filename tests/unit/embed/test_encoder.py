@@ -24,18 +24,18 @@ TEXTS = [
 ]
 
 
-def test_vectors_equal_plain_sentence_transformer_encode(encoder, embed_params):
+def test_vectors_equal_plain_sentence_transformer_encode(st_model, embed_params):
     ours = encode_texts(TEXTS, embed_params)
-    reference = encoder.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    reference = st_model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     assert ours.dtype == np.float32 and ours.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     assert np.min(np.sum(ours * reference, axis=1)) >= 0.999
 
 
-def test_truncated_text_embeds_like_the_full_text(encoder, embed_params):
+def test_truncated_text_embeds_like_the_full_text(st_model, embed_params):
     long_text = "The quick brown fox jumps over the lazy dog near the riverbank. " * 80
     ours = encode_texts([long_text], embed_params)
-    reference = encoder.model.encode([long_text], normalize_embeddings=True)
+    reference = st_model.encode([long_text], normalize_embeddings=True)
     assert float(ours[0] @ reference[0]) >= 0.999
 
 
@@ -57,7 +57,7 @@ def frame(messages):
     return pd.DataFrame({"sample_id": [f"s{i}" for i in range(len(messages))], "messages": messages})
 
 
-def test_embed_frame_rows_follow_the_schema_and_flag_empty_text(embed_params, encoder):
+def test_embed_frame_rows_follow_the_schema_and_flag_empty_text(embed_params, st_model):
     messages = [
         np.array([{"role": "user", "content": TEXTS[0]}, {"role": "assistant", "content": "Use reversed()."}]),
         [{"role": "system", "content": "Only a system prompt"}, {"role": "assistant", "content": "Hi"}],
@@ -74,15 +74,15 @@ def test_embed_frame_rows_follow_the_schema_and_flag_empty_text(embed_params, en
     assert out["vector"].iloc[1] is None and out["vector"].iloc[2] is None
     assert out["dim"].tolist() == [384, 0, 0, 384]
     assert out["truncated"].tolist() == [False, False, False, True]
-    reference = encoder.model.encode([TEXTS[0]], normalize_embeddings=True)[0]
+    reference = st_model.encode([TEXTS[0]], normalize_embeddings=True)[0]
     assert float(out["vector"].iloc[0] @ reference) >= 0.999
 
 
-def test_conversation_recipe_embeds_the_whole_conversation(embed_params, encoder):
+def test_conversation_recipe_embeds_the_whole_conversation(embed_params, st_model):
     params = dataclasses.replace(embed_params, recipe="conversation")
     messages = [[{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello!"}]]
     out = embed_frame(frame(messages), params)
-    reference = encoder.model.encode(["user: Hi there\n\nassistant: Hello!"], normalize_embeddings=True)[0]
+    reference = st_model.encode(["user: Hi there\n\nassistant: Hello!"], normalize_embeddings=True)[0]
     assert out["recipe"].iloc[0] == "conversation/v1/max256"
     assert float(out["vector"].iloc[0] @ reference) >= 0.999
 

@@ -1,5 +1,5 @@
-"""torch-bf16 on CPU through the traced pipeline (postmix.embed.traced): the same bits as sentence-transformers,
-loaded without it, and a model that does not trace kept on sentence-transformers."""
+"""torch and torch-bf16 on CPU through the traced pipeline (postmix.embed.traced): the same bits as
+sentence-transformers, loaded without it, and a model that does not trace kept on sentence-transformers."""
 
 import dataclasses
 import json
@@ -26,11 +26,20 @@ TEXTS = [
 
 
 @pytest.fixture
-def bf16(embed_params, monkeypatch, tmp_path):
-    """torch-bf16 params with an empty cache and no encoder loaded in this process yet."""
+def fresh_cache(monkeypatch, tmp_path):
+    """An empty cache and no encoder loaded in this process yet."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(encoder_module, "_ENCODERS", {})
+
+
+@pytest.fixture
+def bf16(embed_params, fresh_cache):
     return dataclasses.replace(embed_params, backend="torch-bf16")
+
+
+@pytest.fixture(params=traced.TRACED_BACKENDS)
+def each_backend(request, embed_params, fresh_cache):
+    return dataclasses.replace(embed_params, backend=request.param)
 
 
 def _trace_folder() -> Path:
@@ -38,26 +47,27 @@ def _trace_folder() -> Path:
     return folder
 
 
-def test_the_traced_pipeline_gives_the_bits_of_sentence_transformers(bf16, monkeypatch):
-    assert isinstance(get_encoder(bf16).model, traced.TracedPipeline)
-    vectors = encode_texts(TEXTS, bf16)
+def test_the_traced_pipeline_gives_the_bits_of_sentence_transformers(each_backend, monkeypatch):
+    assert isinstance(get_encoder(each_backend).model, traced.TracedPipeline)
+    vectors = encode_texts(TEXTS, each_backend)
     monkeypatch.setattr(encoder_module, "_ENCODERS", {})
-    monkeypatch.setattr(traced, "load_traced", lambda *args: None)  # as for a model that does not trace
-    assert isinstance(get_encoder(bf16).model, SentenceTransformer)
-    assert np.array_equal(vectors, encode_texts(TEXTS, bf16))
+    monkeypatch.setattr(encoder_module, "load_traced", lambda *args: None)  # as for a model that does not trace
+    assert isinstance(get_encoder(each_backend).model, SentenceTransformer)
+    assert np.array_equal(vectors, encode_texts(TEXTS, each_backend))
 
 
-def test_a_worker_with_the_trace_cached_does_not_import_sentence_transformers(bf16, tmp_path):
-    vectors = encode_texts(TEXTS, bf16)  # traces into tmp_path's cache
+def test_a_worker_with_the_trace_cached_does_not_import_sentence_transformers(each_backend, tmp_path):
+    vectors = encode_texts(TEXTS, each_backend)  # traces into tmp_path's cache
     program = ("import json, sys, numpy as np\n"
                "from postmix.embed.encoder import encode_texts\n"
                "from postmix.embed.params import EmbedParams\n"
-               f"v = encode_texts(json.loads(sys.argv[1]), EmbedParams(**json.loads(sys.argv[2])))\n"
-               f"np.save(sys.argv[3], v)\n"
+               "v = encode_texts(json.loads(sys.argv[1]), EmbedParams(**json.loads(sys.argv[2])))\n"
+               "np.save(sys.argv[3], v)\n"
                "print(sorted(m for m in ('sentence_transformers', 'transformers') if m in sys.modules))\n")
     out = tmp_path / "worker.npy"
-    done = subprocess.run([sys.executable, "-c", program, json.dumps(TEXTS), json.dumps(dataclasses.asdict(bf16)),
-                           str(out)], capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run([sys.executable, "-c", program, json.dumps(TEXTS),
+                           json.dumps(dataclasses.asdict(each_backend)), str(out)],
+                          capture_output=True, text=True, timeout=300, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
     assert np.array_equal(np.load(out), vectors)
 
@@ -65,7 +75,7 @@ def test_a_worker_with_the_trace_cached_does_not_import_sentence_transformers(bf
 def test_the_check_refuses_a_trace_fed_other_tokens(bf16):
     get_encoder(bf16)
     pipeline = get_encoder(bf16).model
-    st_model = encoder_module._load_sentence_transformer(bf16, get_encoder(bf16).path)
+    st_model = encoder_module.load_sentence_transformer(bf16, get_encoder(bf16).path)
     traced._check_against(st_model, pipeline)  # the trace as built passes
     short = dataclasses.replace(pipeline, tokenizer=encoder_module._copy_tokenizer(pipeline.tokenizer))
     short.tokenizer.enable_padding()
@@ -96,8 +106,8 @@ def test_a_damaged_trace_is_a_model_error_naming_the_folder_to_delete(bf16, monk
         get_encoder(bf16)
 
 
-def test_the_trace_key_changes_with_the_weights_and_the_libraries(monkeypatch):
-    first = traced.export_key("aaaa")
-    assert traced.export_key("bbbb") != first
+def test_the_trace_key_changes_with_the_weights_the_backend_and_the_libraries(monkeypatch):
+    first = traced.export_key("aaaa", "torch-bf16")
+    assert traced.export_key("bbbb", "torch-bf16") != first and traced.export_key("aaaa", "torch") != first
     monkeypatch.setattr(traced, "_versions", lambda: {"torch": "99.0"})
-    assert traced.export_key("aaaa") != first
+    assert traced.export_key("aaaa", "torch-bf16") != first
