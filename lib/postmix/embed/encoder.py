@@ -126,7 +126,7 @@ def weights_digest(path: Path) -> str:
 class Encoder:
     """A loaded model and what each output row records about it.
 
-    model: a SentenceTransformer, or for torch-bf16 on CPU the traced pipeline (postmix.embed.traced).
+    model: a SentenceTransformer, or for torch and torch-bf16 on CPU the traced pipeline (postmix.embed.traced).
     tokenizer: the model's own Rust tokenizer (tokenizers.Tokenizer), for token counts and truncation.
     """
 
@@ -181,7 +181,6 @@ def load_sentence_transformer(params: EmbedParams, path: Path | None = None) -> 
     from postmix.console import quiet_libraries
 
     path = path or resolve_model_path(params.model)
-
     quiet_libraries()  # before transformers is imported, in the driver or a Spark worker: postmix.console
     from sentence_transformers import SentenceTransformer
 
@@ -360,7 +359,7 @@ def _float_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
     if isinstance(encoder.model, TracedPipeline):
         import torch
 
-        # What encode(normalize_embeddings=True) does to the pipeline's (already normalised) output, so the bits agree.
+        # What encode(normalize_embeddings=True) does to the pipeline's (already normalised) output: the same bits.
         return torch.nn.functional.normalize(encoder.model.pooled(texts), p=2, dim=1).cpu().numpy()
     return encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True,
                                 show_progress_bar=False)
