@@ -96,15 +96,22 @@ def _tensors(tokenizer: Any, input_names: Sequence[str], texts: Sequence[str]) -
 def load_traced(weights: str, backend: str, load_st_model: Callable[[], Any],
                 max_seq_length: int | None) -> TracedPipeline | None:
     """The traced pipeline of these weights, traced from `load_st_model()` (the SentenceTransformer in the backend's
-    dtype) when this machine has no trace of them yet; None when the model does not trace (run it through
-    sentence-transformers)."""
+    dtype) when this machine has no trace of them yet; None when the model does not trace, or the trace cannot be
+    written or read here (a read-only or damaged cache): the model then runs through sentence-transformers, as it
+    did before traces existed, and a warning says why."""
     final = cache_root() / export_key(weights, backend)
-    ensure_built(final, MANIFEST_FILE, lambda folder: _build(load_st_model(), folder), f"embed.backend {backend!r}")
-    manifest = json.loads((final / MANIFEST_FILE).read_text(encoding="utf-8"))
-    if not manifest["traced"]:
-        log.info("embed: the model does not trace (%s); running it through sentence-transformers", manifest["reason"])
+    try:
+        ensure_built(final, MANIFEST_FILE, lambda folder: _build(load_st_model(), folder),
+                     f"embed.backend {backend!r}")
+        manifest = json.loads((final / MANIFEST_FILE).read_text(encoding="utf-8"))
+        if not manifest["traced"]:
+            log.info("embed: the model does not trace (%s); running it through sentence-transformers",
+                     manifest["reason"])
+            return None
+        return _load(final, manifest, max_seq_length)
+    except (ModelError, OSError, ValueError, KeyError) as exc:
+        log.warning("embed: no usable trace of the model (%s); running it through sentence-transformers", exc)
         return None
-    return _load(final, manifest, max_seq_length)
 
 
 def _load(folder: Path, manifest: dict, max_seq_length: int | None) -> TracedPipeline:

@@ -3,6 +3,7 @@ sentence-transformers, loaded without it, and a model that does not trace kept o
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,6 @@ from sentence_transformers import SentenceTransformer
 from postmix.embed import encoder as encoder_module
 from postmix.embed import traced
 from postmix.embed.encoder import encode_texts, get_encoder
-from postmix.errors import ModelError
 
 TEXTS = [
     "How do I reverse a list in Python?",
@@ -98,12 +98,23 @@ def test_a_model_that_does_not_trace_is_noted_once_and_runs_through_sentence_tra
     assert isinstance(get_encoder(bf16).model, SentenceTransformer)
 
 
-def test_a_damaged_trace_is_a_model_error_naming_the_folder_to_delete(bf16, monkeypatch):
+def test_a_damaged_trace_runs_through_sentence_transformers_and_names_the_folder(bf16, monkeypatch, caplog):
     get_encoder(bf16)
     (_trace_folder() / traced.TRACED_FILE).write_bytes(b"not a TorchScript archive")
     monkeypatch.setattr(encoder_module, "_ENCODERS", {})
-    with pytest.raises(ModelError, match=r"cannot load the traced model in .*delete that folder"):
-        get_encoder(bf16)
+    with caplog.at_level("WARNING", logger="postmix.embed"):
+        assert isinstance(get_encoder(bf16).model, SentenceTransformer)
+    assert re.search(r"cannot load the traced model in .*delete that folder", caplog.text), caplog.text
+
+
+def test_a_cache_that_cannot_be_written_runs_through_sentence_transformers(bf16, monkeypatch, tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    with caplog.at_level("WARNING", logger="postmix.embed"):
+        vectors = encode_texts(TEXTS, bf16)
+    assert isinstance(get_encoder(bf16).model, SentenceTransformer) and vectors.shape == (len(TEXTS), 384)
+    assert "cannot write its export" in caplog.text, caplog.text
 
 
 def test_the_trace_key_changes_with_the_weights_the_backend_and_the_libraries(monkeypatch):
