@@ -100,9 +100,10 @@ def load_traced(weights: str, backend: str, load_st_model: Callable[[], Any],
     written or read here (a read-only or damaged cache): the model then runs through sentence-transformers, as it
     did before traces existed, and a warning says why."""
     final = cache_root() / export_key(weights, backend)
+    # Loaded before the try: a model that cannot load is the user's error to see, not a reason to fall back.
+    st_model = None if (final / MANIFEST_FILE).is_file() else load_st_model()
     try:
-        ensure_built(final, MANIFEST_FILE, lambda folder: _build(load_st_model(), folder),
-                     f"embed.backend {backend!r}")
+        ensure_built(final, MANIFEST_FILE, lambda folder: _build(st_model, folder), f"embed.backend {backend!r}")
         manifest = json.loads((final / MANIFEST_FILE).read_text(encoding="utf-8"))
         if not manifest["traced"]:
             log.info("embed: the model does not trace (%s); running it through sentence-transformers",

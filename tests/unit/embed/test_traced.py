@@ -15,6 +15,7 @@ from sentence_transformers import SentenceTransformer
 from postmix.embed import encoder as encoder_module
 from postmix.embed import traced
 from postmix.embed.encoder import encode_texts, get_encoder
+from postmix.errors import ModelError
 
 TEXTS = [
     "How do I reverse a list in Python?",
@@ -122,3 +123,12 @@ def test_the_trace_key_changes_with_the_weights_the_backend_and_the_libraries(mo
     assert traced.export_key("bbbb", "torch-bf16") != first and traced.export_key("aaaa", "torch") != first
     monkeypatch.setattr(traced, "_versions", lambda: {"torch": "99.0"})
     assert traced.export_key("aaaa", "torch-bf16") != first
+
+
+def test_a_model_that_cannot_load_is_a_model_error_not_a_fallback(bf16, tmp_path, caplog):
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "modules.json").write_text("[not json")
+    with caplog.at_level("WARNING", logger="postmix.embed"), pytest.raises(ModelError, match="cannot load from"):
+        get_encoder(dataclasses.replace(bf16, model=str(broken)))
+    assert "no usable trace" not in caplog.text
