@@ -150,3 +150,13 @@ def test_written_version_falls_back_to_the_history_when_the_log_shortcut_fails(s
     monkeypatch.setattr(spark, "_jvm", _JvmWithoutDeltaLog())
     assert D.written_version(spark, f"{warehouse}/mixture_metrics") == 1
     assert D.written_version(spark, f"{warehouse}/selections") == -1
+
+
+def test_local_tables_get_no_hadoop_checksum_files(spark, tmp_path):
+    """A hidden .crc renamed apart from its commit file is what left a concurrently created `runs` table unreadable
+    (ChecksumException on commit 0); the session's raw local file system writes none (postmix.spark.session)."""
+    warehouse = str(tmp_path / "wh")
+    D.replace_slice(spark, _metrics(spark, "a"), warehouse, "mixture_metrics", D.run_slice("a"))
+    written = [p for p in (tmp_path / "wh").rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".json") for p in written) and any(p.suffix == ".parquet" for p in written)
+    assert [p.name for p in written if p.name.startswith(".") and p.name.endswith(".crc")] == []

@@ -38,6 +38,12 @@ LOCAL_DEFAULTS = {
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.databricks.delta.retentionDurationCheck.enabled": "true",
     "spark.python.worker.reuse": "true",
+    # Hadoop's checksummed local file system keeps a hidden .crc beside every file and renames it apart from the
+    # file: two processes creating one Delta table at once (two concurrent first ingests) can leave commit 0 with
+    # the other process's .crc, unreadable for good (ChecksumException). The raw local file system writes none;
+    # Delta checks its own log. Only file:// paths; HDFS and object stores are untouched.
+    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "spark.hadoop.fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.RawLocalFs",
 }
 
 
