@@ -200,7 +200,7 @@ def _feeding_tokenizer(st_model: Any) -> Any:
     return tokenizer
 
 
-def probe_texts(limit: int) -> list[str]:
+def _probe_texts(limit: int) -> list[str]:
     """Texts of every length up to past the token limit, with accents, CJK, emoji, code and stray whitespace."""
     texts = ["  leading and trailing spaces  ", "UPPER case Words", "x", "tab\tand\nnewline"]
     for n in range(1, 2 * limit, 23):
@@ -213,7 +213,7 @@ def _check_against(st_model: Any, pipeline: TracedPipeline) -> None:
     """The trace must give sentence-transformers' bits on batches of several sizes and lengths."""
     import torch
 
-    texts = probe_texts(pipeline.max_seq_length)
+    texts = _probe_texts(pipeline.max_seq_length)
     with torch.inference_mode():
         for size in (1, 3, 8, 32):
             for start in range(0, len(texts), size * 3):
