@@ -121,13 +121,10 @@ def useful_gflop(model, texts: list[str]) -> float:
     """Forward FLOPs of the encoder over these texts at their token counts (bench_embed.flops_per_text)."""
     from bench_embed import flops_per_text
 
-    from postmix.embed.text import truncate_to_tokens
+    from postmix.embed.text import rust_tokenizer, truncate_to_tokens
 
     config = model[0].auto_model.config
-    from tokenizers import Tokenizer
-
-    own = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
-    n_tokens = truncate_to_tokens(texts, own, model.max_seq_length).n_tokens
+    n_tokens = truncate_to_tokens(texts, rust_tokenizer(model.tokenizer), model.max_seq_length).n_tokens
     return sum(flops_per_text(n, config.num_hidden_layers, config.hidden_size, config.intermediate_size)
                for n in n_tokens) / 1e9
 

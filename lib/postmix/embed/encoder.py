@@ -6,20 +6,21 @@ module's cache for the worker's lifetime, so it is loaded once per worker, not o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from postmix.embed.cache_dir import user_cache_dir
 from postmix.embed.params import DEFAULT_MODEL, ONNX_BACKENDS, EmbedParams
-from postmix.embed.text import recipe_function, recipe_id, truncate_to_tokens
+from postmix.embed.text import copy_tokenizer, recipe_function, recipe_id, rust_tokenizer, truncate_to_tokens
 from postmix.embed.traced import TRACED_BACKENDS, TracedPipeline, load_traced
 from postmix import model_cache
 from postmix.errors import ConfigError, ModelError
@@ -158,11 +159,13 @@ def _load_encoder(params: EmbedParams) -> Encoder:
     path = resolve_model_path(params.model)
     _check_device(params.device)
     digest = weights_digest(path)
+    # Loaded at most once: a trace build that falls back (an unwritable cache) reuses the model it loaded.
+    sentence_transformer = functools.cache(lambda: load_sentence_transformer(params, path))
     if params.backend in TRACED_BACKENDS and params.device == "cpu":
-        traced = _traced_encoder(params, path, digest)
+        traced = _traced_encoder(params, path, digest, sentence_transformer)
         if traced is not None:
             return traced
-    model = load_sentence_transformer(params, path)
+    model = sentence_transformer()
     if params.max_seq_length is not None:
         model.max_seq_length = params.max_seq_length
     dim = int(model.get_embedding_dimension())
@@ -172,7 +175,7 @@ def _load_encoder(params: EmbedParams) -> Encoder:
 
         attach_onnx(model, f"d{dim}-{digest}", params.backend, params.torch_threads)
     fp = _fingerprint(params.model, dim, digest, params.backend)
-    return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp, _own_tokenizer(model))
+    return Encoder(model, params.model, path, dim, int(model.max_seq_length), fp, rust_tokenizer(model.tokenizer))
 
 
 def load_sentence_transformer(params: EmbedParams, path: Path | None = None) -> Any:
@@ -192,35 +195,17 @@ def load_sentence_transformer(params: EmbedParams, path: Path | None = None) -> 
     return model.eval()
 
 
-def _traced_encoder(params: EmbedParams, path: Path, digest: str) -> Encoder | None:
+def _traced_encoder(params: EmbedParams, path: Path, digest: str,
+                    sentence_transformer: Callable[[], Any]) -> Encoder | None:
     """The model on CPU through its traced pipeline (no sentence-transformers import), or None when it does not
     trace."""
-    pipeline = load_traced(digest, params.backend, lambda: load_sentence_transformer(params, path),
-                           params.max_seq_length)
+    pipeline = load_traced(digest, params.backend, sentence_transformer, params.max_seq_length)
     if pipeline is None:
         return None
     remember_dimension(digest, pipeline.dim)
     fp = _fingerprint(params.model, pipeline.dim, digest, params.backend)
     return Encoder(pipeline, params.model, path, pipeline.dim, pipeline.max_seq_length, fp,
-                   _copy_tokenizer(pipeline.tokenizer))
-
-
-def _own_tokenizer(model: Any) -> Any:
-    """A copy of the SentenceTransformer's Rust tokenizer (truncate_to_tokens sets its truncation per call)."""
-    backend = getattr(model.tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        raise ModelError(f"embed.model: {type(model.tokenizer).__name__} is not a fast (Rust) tokenizer, which "
-                         f"postmix needs to count and cut tokens")
-    return _copy_tokenizer(backend)
-
-
-def _copy_tokenizer(tokenizer: Any) -> Any:
-    from tokenizers import Tokenizer
-
-    copy = Tokenizer.from_str(tokenizer.to_str())
-    copy.no_padding()
-    copy.no_truncation()
-    return copy
+                   copy_tokenizer(pipeline.tokenizer))
 
 
 @dataclass(frozen=True)
@@ -356,26 +341,28 @@ def _encode_prepared(encoder: Encoder, texts: Sequence[str], n_tokens: Sequence[
 
 
 def _float_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
-    if isinstance(encoder.model, TracedPipeline):
-        import torch
-
-        # What encode(normalize_embeddings=True) does to the pipeline's (already normalised) output: the same bits.
-        return torch.nn.functional.normalize(encoder.model.pooled(texts), p=2, dim=1).cpu().numpy()
-    return encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True,
-                                show_progress_bar=False)
+    return _pooled(encoder, texts, normalize=True).cpu().numpy()
 
 
 def _bf16_batch(encoder: Encoder, texts: list[str]) -> np.ndarray:
     """Pooled bfloat16 outputs, normalised in float32: normalising in bfloat16 would round every vector to about
     three significant digits."""
-    if isinstance(encoder.model, TracedPipeline):
-        pooled = encoder.model.pooled(texts)
-    else:
-        pooled = encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=False,
-                                      convert_to_tensor=True, show_progress_bar=False)
+    pooled = _pooled(encoder, texts, normalize=False)
     vectors = pooled.float().cpu().numpy()
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, np.float32(1e-12))
+
+
+def _pooled(encoder: Encoder, texts: list[str], normalize: bool) -> Any:
+    """One batch's sentence embeddings as a tensor, through the trace or sentence-transformers; with `normalize`,
+    L2-normalised as encode(normalize_embeddings=True) does (the same call, so both paths give the same bits)."""
+    if isinstance(encoder.model, TracedPipeline):
+        import torch
+
+        pooled = encoder.model.pooled(texts)
+        return torch.nn.functional.normalize(pooled, p=2, dim=1) if normalize else pooled
+    return encoder.model.encode(texts, batch_size=len(texts), normalize_embeddings=normalize, convert_to_tensor=True,
+                                show_progress_bar=False)
 
 
 def encode_texts(texts: Sequence[str], params: EmbedParams) -> np.ndarray:

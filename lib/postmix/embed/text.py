@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
-from postmix.errors import ConfigError
+from postmix.errors import ConfigError, ModelError
 
 RECIPE_VERSION = "v1"
 TURN_SEPARATOR = "\n\n"
@@ -93,6 +93,26 @@ class TruncatedTexts:
     texts: list[str]
     n_tokens: list[int]
     truncated: list[bool]
+
+
+def rust_tokenizer(hf_tokenizer: Any) -> Any:
+    """A private copy of a Hugging Face fast tokenizer's Rust tokenizer (tokenizers.Tokenizer), without padding or
+    truncation: its users set those per call, so they must not share it."""
+    backend = getattr(hf_tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ModelError(f"embed.model: {type(hf_tokenizer).__name__} is not a fast (Rust) tokenizer, which postmix "
+                         f"needs to count and cut tokens")
+    return copy_tokenizer(backend)
+
+
+def copy_tokenizer(tokenizer: Any) -> Any:
+    """A copy of a tokenizers.Tokenizer without padding or truncation."""
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_padding()
+    copy.no_truncation()
+    return copy
 
 
 def truncate_to_tokens(texts: Sequence[str], tokenizer: Any, max_seq_length: int) -> TruncatedTexts:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 from postmix.embed.cache_dir import user_cache_dir
 from postmix.embed.export_cache import ensure_built
+from postmix.embed.text import rust_tokenizer
 from postmix.errors import ModelError
 
 log = logging.getLogger("postmix.embed")
@@ -187,13 +188,11 @@ def _jit_load(file: Path) -> Any:
 def _feeding_tokenizer(st_model: Any) -> Any:
     """The model's own Rust tokenizer, set up as sentence-transformers calls it: pad to the batch's longest text,
     truncate at the model's limit."""
-    from tokenizers import Tokenizer
-
     hf = st_model.tokenizer
-    backend = getattr(hf, "backend_tokenizer", None)
-    if backend is None:
-        raise TraceRefused(f"{type(hf).__name__} is not a fast (Rust) tokenizer")
-    tokenizer = Tokenizer.from_str(backend.to_str())
+    try:
+        tokenizer = rust_tokenizer(hf)
+    except ModelError as exc:
+        raise TraceRefused(str(exc)) from exc
     tokenizer.enable_padding(direction=hf.padding_side, pad_id=hf.pad_token_id, pad_type_id=hf.pad_token_type_id,
                              pad_token=hf.pad_token)
     tokenizer.enable_truncation(int(st_model.max_seq_length), direction=hf.truncation_side)

@@ -15,6 +15,7 @@ from sentence_transformers import SentenceTransformer
 from postmix.embed import encoder as encoder_module
 from postmix.embed import traced
 from postmix.embed.encoder import encode_texts, get_encoder
+from postmix.embed.text import copy_tokenizer
 from postmix.errors import ModelError
 
 TEXTS = [
@@ -78,7 +79,7 @@ def test_the_check_refuses_a_trace_fed_other_tokens(bf16):
     pipeline = get_encoder(bf16).model
     st_model = encoder_module.load_sentence_transformer(bf16, get_encoder(bf16).path)
     traced._check_against(st_model, pipeline)  # the trace as built passes
-    short = dataclasses.replace(pipeline, tokenizer=encoder_module._copy_tokenizer(pipeline.tokenizer))
+    short = dataclasses.replace(pipeline, tokenizer=copy_tokenizer(pipeline.tokenizer))
     short.tokenizer.enable_padding()
     short.tokenizer.enable_truncation(16)  # cuts the probe texts sentence-transformers reads up to 256 tokens
     with pytest.raises(traced.TraceRefused, match="differs"):
@@ -112,10 +113,14 @@ def test_a_cache_that_cannot_be_written_runs_through_sentence_transformers(bf16,
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder would be")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    loads = []
+    load = encoder_module.load_sentence_transformer
+    monkeypatch.setattr(encoder_module, "load_sentence_transformer", lambda *args: loads.append(1) or load(*args))
     with caplog.at_level("WARNING", logger="postmix.embed"):
         vectors = encode_texts(TEXTS, bf16)
     assert isinstance(get_encoder(bf16).model, SentenceTransformer) and vectors.shape == (len(TEXTS), 384)
     assert "cannot write its export" in caplog.text, caplog.text
+    assert len(loads) == 1  # the model loaded for the trace build is the one the fallback runs
 
 
 def test_the_trace_key_changes_with_the_weights_the_backend_and_the_libraries(monkeypatch):
