@@ -19,7 +19,7 @@ from postmix.storage.tables import table_path
 RUNS = "runs"
 MATERIALIZE_SOURCE = "spark.databricks.delta.merge.materializeSource"
 MERGED_ATTEMPTS = "merged_attempts"
-_LOOKUP = "_lookup"  # which of stage_records' two questions a row answers
+_SAME_WORK = "_same_work"  # stage_records: whether a row it found is a success of the same work
 UPDATED_COLUMNS = ("status", "attempt", "params_fingerprint", "input_fingerprint", "code_version", "params",
                    "input_versions", "output_versions", "counts", "started_at", "finished_at", "duration_s",
                    "peak_rss_mb", "error")
@@ -110,23 +110,25 @@ class StageRecords:
 
 
 def stage_records(spark, warehouse: str, run_id: str, stage: str, params_fp: str, input_fp: str) -> StageRecords:
-    """Both of a stage's lookups in one Spark action over `runs` (each action costs 0.2-1.5 s, and this runs before
-    every stage)."""
+    """Both of a stage's lookups in one filtered scan of `runs` (each Spark action costs 0.2-1.5 s, and this runs
+    before every stage): the few rows it finds (this run's, and every success of the same work) are picked here."""
     path = table_path(warehouse, RUNS)
     if not table_exists(spark, path):
         return StageRecords(None, None)
     from pyspark.sql import functions as F
 
-    runs = spark.read.format("delta").load(path).where(F.col("stage") == F.lit(stage))
-    own_rows = runs.where(F.col("run_id") == F.lit(run_id)).withColumn(_LOOKUP, F.lit("this_run"))
     same_work = ((F.col("status") == F.lit("succeeded")) & (F.col("params_fingerprint") == F.lit(params_fp))
                  & (F.col("input_fingerprint") == F.lit(input_fp)))
-    first_success = (runs.where(same_work).orderBy("finished_at", "run_id").limit(1)
-                     .withColumn(_LOOKUP, F.lit("same_work")))
-    found = {row[_LOOKUP]: row.asDict(recursive=True) for row in own_rows.unionByName(first_success).collect()}
-    for row in found.values():
-        row.pop(_LOOKUP)
-    return StageRecords(found.get("this_run"), found.get("same_work"))
+    found = (spark.read.format("delta").load(path)
+             .where((F.col("stage") == F.lit(stage)) & ((F.col("run_id") == F.lit(run_id)) | same_work))
+             .withColumn(_SAME_WORK, same_work).collect())
+    rows = [row.asDict(recursive=True) for row in found]
+    this_run = next((row for row in rows if row["run_id"] == run_id), None)
+    successes = [row for row in rows if row[_SAME_WORK]]
+    first_success = min(successes, key=lambda row: (row["finished_at"], row["run_id"]), default=None)
+    for row in rows:
+        row.pop(_SAME_WORK)
+    return StageRecords(this_run, first_success)
 
 
 def write_record(spark, warehouse: str, record: RunRecord, first_of_its_key: bool = False) -> None:
