@@ -69,6 +69,13 @@ def measured_sgemm_gflops(threads: int) -> float:
     return best
 
 
+def fp32_flops_per_cycle() -> float:
+    """Two FMA pipes of the widest vectors the CPU has: 16 float32 lanes (AVX-512) or 8 (AVX2), 2 FLOP per FMA."""
+    with open("/proc/cpuinfo") as handle:
+        flags = next((line.split(":")[1].split() for line in handle if line.startswith("flags")), [])
+    return 64.0 if "avx512f" in flags else 32.0 if "fma" in flags else 16.0
+
+
 def cpu_mhz() -> float:
     with open("/proc/cpuinfo") as handle:
         values = [float(line.split(":")[1]) for line in handle if line.startswith("cpu MHz")]
@@ -81,8 +88,9 @@ def main() -> None:
     parser.add_argument("--frame-rows", type=int, default=10_000, help="rows per embed_frame call (Arrow batch)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--flops-per-cycle", type=float, default=32.0,
-                        help="fp32 FLOP/cycle/core: 32 for AVX2 with two FMA pipes (Zen 2/3, Skylake client)")
+    parser.add_argument("--flops-per-cycle", type=float, default=None,
+                        help="fp32 FLOP/cycle/core (default from /proc/cpuinfo's flags: 64 with AVX-512, 32 with "
+                             "AVX2 FMA, both assuming two FMA pipes)")
     parser.add_argument("--save-vectors", type=Path, help="write the production vectors (.npy) for bench_semantic")
     args = parser.parse_args()
 
@@ -112,7 +120,7 @@ def main() -> None:
     n_tokens = truncate_to_tokens(texts, encoder.tokenizer, encoder.max_seq_length).n_tokens
     flops = sum(flops_per_text(n, config.num_hidden_layers, config.hidden_size, config.intermediate_size)
                 for n in n_tokens)
-    peak_theory = args.threads * cpu_mhz() / 1e3 * args.flops_per_cycle
+    peak_theory = args.threads * cpu_mhz() / 1e3 * (args.flops_per_cycle or fp32_flops_per_cycle())
     peak_sgemm = measured_sgemm_gflops(args.threads)
     result = {
         "rows": len(samples), "embedded_rows": int(keep.sum()), "threads": args.threads,

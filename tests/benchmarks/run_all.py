@@ -28,6 +28,8 @@ BENCHES = [
         "torch-bf16", "--embed-batch-size", "32", "--out", ".bench/spark_stages_bf16.json"]),
     ("A fresh postmix embed: driver loading the model against fingerprinting it without a load", [
         "tests/benchmarks/bench_embed_driver.py"]),
+    ("A Spark worker's first batch: postmix's encoder (the cached trace) against plain sentence-transformers", [
+        "tests/benchmarks/bench_worker_start.py", "--rounds", "5"]),
     ("Annotation quality and batch throughput", ["tests/benchmarks/bench_annotate.py", "--limit", "20000"]),
     ("Quality scorers against held-out judgements (issue 12)", ["tests/benchmarks/bench_quality.py",
                                                                   "--out", ".bench/quality/results.json"]),
