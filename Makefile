@@ -34,11 +34,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Delta Lake's jars, resolved from Maven Central once (never at run time). Only the delta and unitycatalog
-# artifacts are kept: everything else they depend on already ships inside pyspark.
-$(JARS)/.resolved: deploy/jars/pom.xml
+# artifacts are kept: everything else they depend on already ships inside pyspark. Beside them, postmix's own log
+# store for local file systems (deploy/jars/logstore: an atomic put-if-absent for concurrent local writers).
+LOGSTORE_SOURCES := $(shell find deploy/jars/logstore -name '*.java' -o -name pom.xml)
+$(JARS)/.resolved: deploy/jars/pom.xml $(LOGSTORE_SOURCES)
 	rm -rf $(JARS) && mkdir -p $(JARS)
 	mvn -q -B -f deploy/jars/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
 	    -DincludeGroupIds=io.delta,io.unitycatalog -DoutputDirectory=$(abspath $(JARS))
+	mvn -q -B -f deploy/jars/logstore/pom.xml package
+	cp build/logstore/postmix-delta-logstore.jar $(JARS)/
 	touch $@
 
 # The driver JVM's class archive (deploy/jars/class_archive.py): the demo pipeline, small, run once so that every
