@@ -160,3 +160,59 @@ def test_local_tables_get_no_hadoop_checksum_files(spark, tmp_path):
     written = [p for p in (tmp_path / "wh").rglob("*") if p.is_file()]
     assert any(p.name.endswith(".json") for p in written) and any(p.suffix == ".parquet" for p in written)
     assert [p.name for p in written if p.name.startswith(".") and p.name.endswith(".crc")] == []
+
+
+def _log_store_of(spark, path: str):
+    """The log store Delta commits a local table's versions through (its scheme's delegate)."""
+    delta_log = spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+    return delta_log.store().getDelegate(delta_log.logPath()).logStoreImpl()  # the log's path, qualified: file:
+
+
+def _java_lines(spark, lines: list[str]):
+    from py4j.java_collections import ListConverter
+
+    return ListConverter().convert(lines, spark.sparkContext._gateway._gateway_client).iterator()
+
+
+def test_local_commits_are_an_atomic_put_if_absent_across_writers(spark, tmp_path):
+    """Delta commits version N by writing N.json only if no one has. On a local disk postmix's log store makes that
+    one atomic step (a hard link of a staged file), where Delta's default store checks and then renames, a window
+    in which two processes can both commit version N and the second silently replaces the first."""
+    from py4j.protocol import Py4JJavaError
+
+    from postmix.spark.session import LOCAL_LOG_STORE
+
+    warehouse = str(tmp_path / "wh q'x")
+    D.replace_slice(spark, _metrics(spark, "a"), warehouse, "mixture_metrics", D.run_slice("a"))
+    store = _log_store_of(spark, f"{warehouse}/mixture_metrics")
+    assert store.getClass().getName() == LOCAL_LOG_STORE
+    hadoop_conf, folder = spark._jsc.hadoopConfiguration(), tmp_path / "log q'x"
+    folder.mkdir()
+
+    def commit(version: int, lines: list[str], overwrite: bool = False) -> bool:
+        target = spark._jvm.org.apache.hadoop.fs.Path(f"file://{folder}/{version:020d}.json")
+        try:
+            store.write(target, _java_lines(spark, lines), overwrite, hadoop_conf)
+            return True
+        except Py4JJavaError as exc:
+            assert exc.java_exception.getClass().getName() == "java.nio.file.FileAlreadyExistsException"
+            return False
+
+    assert commit(7, ["first", "one"]) and not commit(7, ["second"])
+    assert (folder / f"{7:020d}.json").read_text() == "first\none\n"  # the loser changed nothing
+    assert commit(7, ["replaced"], overwrite=True) and (folder / f"{7:020d}.json").read_text() == "replaced\n"
+    barrier, won = threading.Barrier(4), []
+
+    def racer(name: str) -> None:
+        barrier.wait()
+        won.extend((version, name) for version in range(10, 30) if commit(version, [name]))
+
+    threads = [threading.Thread(target=racer, args=(f"writer-{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(version for version, _ in won) == list(range(10, 30))  # each version committed exactly once
+    for version, name in won:
+        assert (folder / f"{version:020d}.json").read_text() == f"{name}\n"
+    assert sorted(p.name for p in folder.iterdir()) == [f"{v:020d}.json" for v in [7, *range(10, 30)]]  # no leftovers

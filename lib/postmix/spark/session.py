@@ -19,6 +19,11 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 ARROW_BATCH_ROWS = "spark.sql.execution.arrow.maxRecordsPerBatch"
 DRIVER_JAVA = "spark.driver.extraJavaOptions"
+# postmix's Delta log store for file: paths (deploy/jars/logstore, built by `make env` into the jar folder): Delta's
+# default one commits on a local disk with a check-then-rename, which two processes can both pass.
+LOCAL_LOG_STORE_JAR = "postmix-delta-logstore.jar"
+LOCAL_LOG_STORE = "dev.postmix.delta.LocalAtomicLogStore"
+FILE_LOG_STORE = "spark.delta.logStore.file.impl"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The driver's log4j2 configuration by default (postmix.console): nothing below FATAL on the console.
 QUIET_LOG4J = Path(__file__).resolve().with_name("log4j2-quiet.properties")
@@ -77,10 +82,11 @@ def delta_jars(params: SparkParams) -> list[str]:
     return sorted(str(p) for p in path.glob("*.jar")) if path.is_dir() else []
 
 
-def session_conf(params: SparkParams, launcher_supplies_delta: bool = False) -> dict[str, str]:
+def session_conf(params: SparkParams, launcher_jars: str = "") -> dict[str, str]:
     """Every setting the builder applies, in one dict (tested without a JVM).
 
-    `launcher_supplies_delta`: spark-submit was given --jars/--packages already (then no local jar folder is needed).
+    `launcher_jars`: the jars and packages spark-submit was given (--jars/--packages), comma-separated; when there are
+    any, they supply Delta and no local jar folder is needed.
     """
     conf = dict(LOCAL_DEFAULTS)
     conf["spark.sql.shuffle.partitions"] = str(params.shuffle_partitions)
@@ -88,7 +94,7 @@ def session_conf(params: SparkParams, launcher_supplies_delta: bool = False) -> 
     conf["spark.sql.extensions"] = DELTA_EXTENSION
     conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
     conf.update({str(k): str(v) for k, v in params.conf.items()})
-    user_supplies_delta = "spark.jars.packages" in conf or "spark.jars" in conf or launcher_supplies_delta
+    user_supplies_delta = "spark.jars.packages" in conf or "spark.jars" in conf or bool(launcher_jars)
     if not user_supplies_delta:
         jars = delta_jars(params)
         if not jars:
@@ -97,10 +103,18 @@ def session_conf(params: SparkParams, launcher_supplies_delta: bool = False) -> 
                 "or pass spark.jars / spark.jars.packages in the spark conf"
             )
         conf["spark.jars"] = ",".join(jars)
+    if _has_local_log_store(conf.get("spark.jars", ""), launcher_jars):
+        conf.setdefault(FILE_LOG_STORE, LOCAL_LOG_STORE)
     java = with_sharing(conf.get(DRIVER_JAVA, ""), class_archive())
     if java:
         conf[DRIVER_JAVA] = java
     return conf
+
+
+def _has_local_log_store(*jar_lists: str) -> bool:
+    """Whether postmix's log store jar is among the session's jars (from the jar folder, the user's, spark-submit's)."""
+    jars = [jar for jar_list in jar_lists for jar in jar_list.split(",") if jar.strip()]
+    return any(jar.strip().rsplit("/", 1)[-1] == LOCAL_LOG_STORE_JAR for jar in jars)
 
 
 def ensure_python_for_workers() -> None:
@@ -241,14 +255,14 @@ def session_failure(exc: Exception, params: SparkParams) -> str:
     return f"Spark session could not start (master {params.master or 'local[2]'}): {first[:300]}"
 
 
-def _launcher_jars() -> bool:
-    """Whether spark-submit already put jars or packages on the session (its --jars / --packages)."""
+def _launcher_jars() -> str:
+    """The jars and packages spark-submit already put on the session (its --jars / --packages), comma-separated."""
     if not _launched_by_spark_submit():
-        return False
+        return ""
     from pyspark import SparkConf
 
     conf = SparkConf()
-    return any(conf.get(key, "") for key in ("spark.jars", "spark.jars.packages"))
+    return ",".join(value for value in (conf.get(key, "") for key in ("spark.jars", "spark.jars.packages")) if value)
 
 
 def _launched_by_spark_submit() -> bool:

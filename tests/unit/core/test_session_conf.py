@@ -12,8 +12,8 @@ from postmix.commands import COMMANDS
 from postmix.errors import ConfigError
 from postmix.spark.params import SparkParams
 from postmix.spark import session
-from postmix.spark.session import (DELTA_CATALOG, DELTA_EXTENSION, DRIVER_JAVA, LOCAL_DEFAULTS,
-                                   QUIET_SHARING, console_conf, session_conf)
+from postmix.spark.session import (DELTA_CATALOG, DELTA_EXTENSION, DRIVER_JAVA, FILE_LOG_STORE, LOCAL_DEFAULTS,
+                                   LOCAL_LOG_STORE_JAR, QUIET_SHARING, console_conf, session_conf)
 from postmix.subcommand import load_pipeline_config
 
 
@@ -57,6 +57,19 @@ def test_user_conf_overrides_defaults_and_params(jars):
     assert conf["spark.sql.extensions"] == DELTA_EXTENSION
 
 
+def test_local_tables_get_postmix_log_store_when_its_jar_is_in_the_jar_folder(jars):
+    assert FILE_LOG_STORE not in session_conf(SparkParams(jars_dir=str(jars)))  # no jar: Delta's default store
+    (jars / LOCAL_LOG_STORE_JAR).write_bytes(b"PK")
+    assert session_conf(SparkParams(jars_dir=str(jars)))[FILE_LOG_STORE] == "dev.postmix.delta.LocalAtomicLogStore"
+    theirs = {FILE_LOG_STORE: "io.delta.storage.HDFSLogStore"}
+    assert session_conf(SparkParams(jars_dir=str(jars), conf=theirs))[FILE_LOG_STORE] == theirs[FILE_LOG_STORE]
+    # spark-submit --jars ".jars/*" (docs/CLUSTER.md, the Airflow DAG) ships it too
+    shipped = f"file:/opt/x/delta-spark.jar,file:/opt/x/{LOCAL_LOG_STORE_JAR}"
+    submitted = session_conf(SparkParams(), launcher_jars=shipped)
+    assert submitted[FILE_LOG_STORE] == "dev.postmix.delta.LocalAtomicLogStore"
+    assert FILE_LOG_STORE not in session_conf(SparkParams(), launcher_jars="file:/opt/x/delta-spark.jar")
+
+
 def test_jars_env_variable_is_used_when_params_name_no_folder(jars, monkeypatch):
     monkeypatch.setenv("POSTMIX_JARS_DIR", str(jars))
     assert session_conf(SparkParams())["spark.jars"].split(",") == sorted(str(p) for p in jars.glob("*.jar"))
@@ -73,13 +86,12 @@ def test_no_delta_jars_is_a_config_error_when_they_are_needed(tmp_path, folder):
 
 
 @pytest.mark.parametrize("user_conf, launcher", [
-    ({"spark.jars.packages": "io.delta:delta-spark_2.13:4.4.0"}, False),
-    ({"spark.jars": "/opt/delta/delta-spark.jar"}, False),
-    ({}, True),  # spark-submit --jars/--packages
+    ({"spark.jars.packages": "io.delta:delta-spark_2.13:4.4.0"}, ""),
+    ({"spark.jars": "/opt/delta/delta-spark.jar"}, ""),
+    ({}, "file:/opt/delta/delta-spark.jar"),  # spark-submit --jars/--packages
 ])
 def test_no_jar_folder_needed_when_delta_comes_another_way(tmp_path, user_conf, launcher):
-    conf = session_conf(SparkParams(jars_dir=str(tmp_path / "missing"), conf=user_conf),
-                        launcher_supplies_delta=launcher)
+    conf = session_conf(SparkParams(jars_dir=str(tmp_path / "missing"), conf=user_conf), launcher_jars=launcher)
     assert conf.get("spark.jars") == user_conf.get("spark.jars")  # the user's own, or none: never a local folder
     assert conf.get("spark.jars.packages") == user_conf.get("spark.jars.packages")
     assert conf["spark.sql.extensions"] == DELTA_EXTENSION and conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
