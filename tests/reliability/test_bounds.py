@@ -15,9 +15,12 @@ ALLOWED = {
     # one row per (kind, reject reason): a closed vocabulary
     "spark/ingest.py": (r'groupBy\("kind", "reason"\)\.agg\(.*F\.countDistinct\("sample_id"\).*\)\.collect\(\)',),
     "storage/delta.py": (r'history\(1\)\.select\("version"\)\.first\(\)',),
-    # one run's rows of one stage (a handful: attempts of that stage), and the first matching success
+    # one run's rows of one stage (a handful: attempts of that stage); that row and the successes of the same work
+    # (one per run that did it, whatever the pool's size)
     "storage/runs.py": (r'where\(\(F\.col\("run_id"\) == F\.lit\(run_id\)\) & \(F\.col\("stage"\) == F\.lit\(stage\)\)\)'
-                        r'\.collect\(\)', r"own_rows\.unionByName\(first_success\)\.collect\(\)"),
+                        r'\.collect\(\)',
+                        r'\(F\.col\("run_id"\) == F\.lit\(run_id\)\) \| same_work\)\) '
+                        r'\.withColumn\(_SAME_WORK, same_work\)\.collect\(\)'),
 }
 DRIVER_READ = re.compile(r"\.(collect|toPandas|toLocalIterator|take|head|first|tail|toArrow)\(")
 
