@@ -73,9 +73,13 @@ public class LocalAtomicLogStore extends HadoopFileSystemLogStore {
         }
     }
 
+    /**
+     * True, as for Delta's own local stores: it describes the file system, on which a file written in place is
+     * visible while it is written, so Delta stages its checkpoints too (this store's own commits are staged always).
+     */
     @Override
     public Boolean isPartialWriteVisible(Path path, Configuration hadoopConf) {
-        return false;
+        return true;
     }
 
     private static java.nio.file.Path localPath(Path path) throws IOException {
