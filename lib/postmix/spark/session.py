@@ -113,8 +113,8 @@ def session_conf(params: SparkParams, launcher_jars: str = "") -> dict[str, str]
 
 def _has_local_log_store(*jar_lists: str) -> bool:
     """Whether postmix's log store jar is among the session's jars (from the jar folder, the user's, spark-submit's)."""
-    jars = [jar for jar_list in jar_lists for jar in jar_list.split(",") if jar.strip()]
-    return any(jar.strip().rsplit("/", 1)[-1] == LOCAL_LOG_STORE_JAR for jar in jars)
+    names = {jar.strip().rsplit("/", 1)[-1] for jar_list in jar_lists for jar in jar_list.split(",")}
+    return LOCAL_LOG_STORE_JAR in names
 
 
 def ensure_python_for_workers() -> None:
