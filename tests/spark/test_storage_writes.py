@@ -188,6 +188,12 @@ def test_local_commits_are_an_atomic_put_if_absent_across_writers(spark, tmp_pat
     assert store.getClass().getName() == LOCAL_LOG_STORE
     hadoop_conf, folder = spark._jsc.hadoopConfiguration(), tmp_path / "log q'x"
     folder.mkdir()
+    # The flag describes the file system (a file written in place is visible while it is written), so it must say
+    # what Delta's own local store says: Delta reads it to decide whether to stage its checkpoints.
+    log_path = spark._jvm.org.apache.hadoop.fs.Path(f"file://{folder}")
+    delta_local = spark._jvm.io.delta.storage.LocalLogStore(hadoop_conf)
+    visible = [each.isPartialWriteVisible(log_path, hadoop_conf) for each in (store, delta_local)]
+    assert visible[0] == visible[1], visible
 
     def commit(version: int, lines: list[str], overwrite: bool = False) -> bool:
         target = spark._jvm.org.apache.hadoop.fs.Path(f"file://{folder}/{version:020d}.json")
