@@ -184,6 +184,36 @@ def _plain_type(dtype: pa.DataType) -> str:
             .replace('tz=UTC', 'tz=+00:00').replace("timestamp[us]", "timestamp[us, tz=+00:00]"))
 
 
+def test_new_samples_land_by_an_insert_only_merge(ingested):
+    """None of the samples was in the table, so the MERGE has no update clause (Delta skips the matching pass)."""
+    config, _ = ingested
+    merges = [h for h in deltalake.DeltaTable(f"{config.warehouse}/samples").history() if h["operation"] == "MERGE"]
+    assert [json.loads(h["operationParameters"]["matchedPredicates"]) for h in merges] == [[]]
+
+
+def test_a_commit_between_the_count_and_the_insert_only_merge_still_gets_its_holders(spark, ingested, tmp_path):
+    """Another job adds a sample after this one counted the table at version v: the insert-only MERGE then skips that
+    sample and commits after v + 1, so the full MERGE must run and add this job's holder to it."""
+    from pyspark.sql import functions as F
+
+    from postmix.spark.ingest import merge_samples
+    from postmix.storage.delta import written_version
+
+    config, _ = ingested
+    warehouse = str(tmp_path / "wh")
+    samples = spark.read.format("delta").load(f"{config.warehouse}/samples").limit(1)
+    merge_samples(spark, warehouse, samples.withColumn("sample_id", F.lit("f" * 32)))  # the table: version 1
+    counted_at = written_version(spark, f"{warehouse}/samples")
+    holder = F.array(F.struct(F.lit("late").alias("source"), F.lit("l1").alias("source_id"),
+                              F.lit("late.jsonl:1").alias("location")))
+    new = samples.withColumn("sample_id", F.lit("e" * 32))
+    merge_samples(spark, warehouse, new)  # the other job, after the count
+    merge_samples(spark, warehouse, new.withColumn("sources", holder), none_present_at=counted_at)
+    [row] = [r for r in read(warehouse, "samples").to_pylist() if r["sample_id"] == "e" * 32]
+    assert ("late", "l1") in {(s["source"], s["source_id"]) for s in row["sources"]}
+    assert len(row["sources"]) == len(samples.first()["sources"]) + 1
+
+
 def test_commits_carry_run_id_and_stage(ingested):
     config, _ = ingested
     history = deltalake.DeltaTable(f"{config.warehouse}/samples").history()

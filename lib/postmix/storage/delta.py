@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from pathlib import Path
 from contextlib import contextmanager
 from functools import reduce
@@ -58,6 +59,33 @@ def commit_metadata(spark, run_id: str, stage: str) -> Iterator[None]:
     """Tag every Delta commit made inside the block with the run id and stage."""
     with scoped_conf(spark, USER_METADATA, json.dumps({"run_id": run_id, "stage": stage}, sort_keys=True)):
         yield
+
+
+@contextmanager
+def commit_nonce(spark) -> Iterator[str]:
+    """Add a fresh nonce to the commit tag inside the block, so the caller can find its own commit with
+    `commit_user_metadata` (a MERGE that changes nothing makes no commit at all)."""
+    nonce = uuid.uuid4().hex
+    tag = json.loads(spark.conf.get(USER_METADATA, None) or "{}")
+    with scoped_conf(spark, USER_METADATA, json.dumps({**tag, "nonce": nonce}, sort_keys=True)):
+        yield nonce
+
+
+def commit_user_metadata(spark, path: str, version: int) -> str:
+    """The userMetadata of one commit, read from its file in `_delta_log` (the Delta protocol's layout) through
+    Hadoop's file system: `DeltaTable.history` would read it with a Spark job. "" when there is no such commit."""
+    jvm = spark._jvm
+    try:
+        commit = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
+        stream = commit.getFileSystem(spark._jsc.hadoopConfiguration()).open(commit)
+        try:
+            text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+    except Exception:  # noqa: BLE001 (py4j: FileNotFoundException for a version not committed yet)
+        return ""
+    infos = (json.loads(line).get("commitInfo") for line in text.splitlines() if line.strip())
+    return next((info.get("userMetadata") or "" for info in infos if info), "")
 
 
 def table_exists(spark, path: str) -> bool:
@@ -295,7 +323,7 @@ def _after_commit(spark, table: str) -> None:
     from postmix.faults import crash_point_reached
 
     tag = spark.conf.get(USER_METADATA, None)
-    stage = json.loads(tag)["stage"] if tag else ""
+    stage = json.loads(tag).get("stage", "") if tag else ""
     crash_point_reached(stage, table)
 
 
