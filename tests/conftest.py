@@ -33,3 +33,19 @@ def spark():
 @pytest.fixture
 def warehouse(tmp_path) -> str:
     return str(tmp_path / "warehouse")
+
+
+@pytest.fixture(scope="session")
+def merge_kinds():
+    """The MERGE commits of a Delta table, oldest first: "insert" for an insert-only MERGE, "update" for one with an
+    update clause (read by deltalake from the log, without Spark)."""
+    def kinds(path) -> list[str]:
+        import json
+
+        import deltalake
+
+        merges = [h for h in deltalake.DeltaTable(str(path)).history() if h["operation"] == "MERGE"]
+        return ["update" if json.loads(h["operationParameters"]["matchedPredicates"]) else "insert"
+                for h in reversed(merges)]
+
+    return kinds

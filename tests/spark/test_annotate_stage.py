@@ -60,7 +60,7 @@ def test_rerun_annotates_only_new_samples(spark, annotated):
     assert all(after[sample_id] == row for sample_id, row in before.items())  # old rows untouched (run_id too)
 
 
-def test_a_reply_to_a_known_request_re_annotates_its_group_as_a_fresh_run_would(spark, tmp_path):
+def test_a_reply_to_a_known_request_re_annotates_its_group_as_a_fresh_run_would(spark, tmp_path, merge_kinds):
     # The shipped ranker scores a reply among the other replies to the same request from the same source.
     same_request = ("What is 17 times 23?", "17 times 23 is 391: 17 x 20 = 340 and 17 x 3 = 51.")
     write(tmp_path / "a.jsonl", FIRST)
@@ -75,6 +75,8 @@ def test_a_reply_to_a_known_request_re_annotates_its_group_as_a_fresh_run_would(
     after = {r["sample_id"]: r for r in _annotations(config)}
     changed = {sid for sid in before if after[sid] != before[sid]}
     assert len(after) == 5 and len(changed) == 1
+    # the first annotate found no table: it only inserted; the second re-annotated a row: it updated
+    assert merge_kinds(f"{config.warehouse}/annotations") == ["insert", "update"]
     fresh = load_config(None, {"sources": [f"a={tmp_path / 'a.jsonl'}"], "warehouse": str(tmp_path / "fresh")})
     run_ingest(spark, fresh)
     run_annotate(spark, fresh)

@@ -179,7 +179,7 @@ def test_user_task_labels_are_the_task_labels_of_the_graph_and_the_pool(spark, u
     assert len(picked) == 4 and {dict(r["groups"])["task"] for r in picked} <= set(USER_TASKS.values())
 
 
-def test_switching_to_onnx_int8_re_embeds_with_a_fingerprint_naming_the_backend(spark, tmp_path):
+def test_switching_to_onnx_int8_re_embeds_with_a_fingerprint_naming_the_backend(spark, tmp_path, merge_kinds):
     write_pool(tmp_path / "pool.jsonl")
     overrides = {"sources": [f"pool={tmp_path / 'pool.jsonl'}"], "warehouse": str(tmp_path / "wh")}
     torch_config = load_config(None, overrides)
@@ -195,6 +195,7 @@ def test_switching_to_onnx_int8_re_embeds_with_a_fingerprint_naming_the_backend(
                                                       + ":onnx-int8/v1"}
     cosine = [float(np.dot(r["vector"], torch_rows[r["sample_id"]]["vector"])) for r in rows]
     assert np.mean(cosine) >= 0.99 and min(cosine) >= 0.98
+    assert merge_kinds(f"{int8_config.warehouse}/embeddings") == ["insert", "update"]  # a new table, then re-embeds
 
 
 def test_a_driver_that_knows_the_weights_plans_without_loading_and_executors_check_the_dimension(

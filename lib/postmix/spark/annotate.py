@@ -85,6 +85,7 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
         for path in (calibration_path(Path(params.quality_model)), *companion_files(params.quality_model)):
             ship_local_file(spark, str(path))
     grouped = uses_request_groups(params)
+    new_table = not table_exists(spark, table_path(warehouse, "annotations"))
     pending = samples_to_annotate(spark, warehouse, current, grouped)
     total = read_table(spark, warehouse, "samples").count()
     out_schema = spark_schema("annotations")
@@ -96,19 +97,22 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
     rows = rows.persist()
     # batch_rows: the rows per Arrow batch that annotate_frame receives (read when the plan runs, inside the block)
     with scoped_conf(spark, ARROW_BATCH_ROWS, str(params.batch_rows)):
-        _write_annotations(spark, rows, warehouse, out_schema, counts)
+        _write_annotations(spark, rows, warehouse, out_schema, counts, new_table)
     counts["samples_already_annotated"] = total - counts["samples_pending"]
     return StageOutcome(counts=counts, outputs=["annotations"])
 
 
-def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict) -> None:
+def _write_annotations(spark, rows, warehouse: str, out_schema, counts: dict, new_table: bool) -> None:
+    """`new_table`: there was no annotations table when the pending rows were chosen, so its version 0 (its empty
+    creation) holds none of them and merge_rows may insert them without the update pass."""
     from pyspark.sql import functions as F
 
     try:
         counts["samples_pending"] = rows.count()
         if counts["samples_pending"]:
             update_all = {c: F.col(f"s.{c}") for c in out_schema.fieldNames() if c != "sample_id"}
-            merge_rows(spark, rows, warehouse, "annotations", when_matched_update=update_all)
+            merge_rows(spark, rows, warehouse, "annotations", when_matched_update=update_all,
+                       none_present_at=0 if new_table else None)
             for row in rows.groupBy("task").count().collect():
                 counts[f"task.{row['task']}"] = row["count"]
             flagged = rows.select(F.explode("flags").alias("flag")).groupBy("flag").count().collect()

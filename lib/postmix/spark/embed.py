@@ -67,6 +67,8 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, identity) -> 
     from postmix.storage.spark_schema import spark_schema
 
     ship_local_file(spark, params.model)
+    # No table yet: its version 0 (the empty creation) holds none of the rows, so merge_rows may only insert them.
+    new_table = not table_exists(spark, table_path(warehouse, "embeddings"))
     pending = samples_to_embed(spark, warehouse, params, identity.fingerprint)
     encoded_by = encoding_groups(pending, params.recipe).persist()
     partitions = max(2, spark.sparkContext.defaultParallelism)
@@ -83,7 +85,8 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, identity) -> 
         if counts["samples_embedded"]:
             update = {c: F.col(f"s.{c}") for c in spark_schema("embeddings").fieldNames()
                       if c not in ("sample_id", "model")}
-            merge_rows(spark, rows, warehouse, "embeddings", when_matched_update=update)
+            merge_rows(spark, rows, warehouse, "embeddings", when_matched_update=update,
+                       none_present_at=0 if new_table else None)
             counts["rows_truncated"] = int(stats["truncated"] or 0)
             counts["rows_without_vector"] = int(stats["no_vector"] or 0)
     finally:

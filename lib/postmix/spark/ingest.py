@@ -16,8 +16,7 @@ from postmix.errors import ConfigError
 from postmix.ingest.params import IngestParams, SourceSpec
 from postmix.params import fingerprint
 from postmix.spark.stage import StageOutcome, StageSpec, run_stage
-from postmix.storage.delta import (commit_nonce, commit_user_metadata, ensure_table, merge_rows, table_exists,
-                                   written_version)
+from postmix.storage.delta import merge_rows, table_exists, written_version
 from postmix.storage.tables import table_path
 
 log = logging.getLogger("postmix.ingest")
@@ -263,25 +262,10 @@ def count_existing(spark, warehouse: str, samples) -> tuple[int, int]:
 
 def merge_samples(spark, warehouse: str, samples, none_present_at: int | None = None) -> int:
     """Insert new samples; for known ones add the new holders to `sources` (nothing else changes).
-
-    `none_present_at`: a version of the table that holds none of these samples. Then an insert-only MERGE does the
-    work (Delta skips the pass that finds rows to update: 2-3 s of a 40 s ingest, docs/BENCHMARKS.md), and if its
-    commit is not the very next version, another job committed in between and may have added some of these
-    samples: the full MERGE then runs too, adding their new holders (on rows already inserted it changes nothing)."""
-    if none_present_at is not None and _inserted_as_next_version(spark, warehouse, samples, none_present_at):
-        return none_present_at + 1
+    `none_present_at`: a version of the table holding none of them (merge_rows: an insert-only MERGE then)."""
     from pyspark.sql import functions as F
 
     union = F.array_sort(F.array_distinct(F.concat(F.col("t.sources"), F.col("s.sources"))))
     return merge_rows(spark, samples, warehouse, "samples",
                       when_matched_update={"sources": union},
-                      matched_condition=~union.eqNullSafe(F.col("t.sources")))
-
-
-def _inserted_as_next_version(spark, warehouse: str, samples, version: int) -> bool:
-    """Insert-only MERGE the samples; whether its commit is version + 1 (told by a nonce: a MERGE that inserts
-    nothing commits nothing, and the version number alone would then be another job's)."""
-    ensure_table(spark, warehouse, "samples")  # outside the nonce: a creation is not the commit looked for
-    with commit_nonce(spark) as nonce:
-        merge_rows(spark, samples, warehouse, "samples")
-    return nonce in commit_user_metadata(spark, table_path(warehouse, "samples"), version + 1)
+                      matched_condition=~union.eqNullSafe(F.col("t.sources")), none_present_at=none_present_at)
