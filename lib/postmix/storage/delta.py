@@ -281,9 +281,10 @@ def current_version(spark, path: str) -> int | None:
 
 
 def written_version(spark, path: str) -> int:
-    """The latest version of a table this process has just committed to (-1 if there is none), from Delta's cached
-    log in the driver's JVM: `history(1)` would read the commit back through a Spark job (0.15-0.7 s, several per
-    stage) to learn a number the log's listing already has. Delta's internal API can change with its version, so
+    """The latest version of a table (-1 if there is none), from Delta's log in the driver's JVM after a blocking
+    refresh of its listing: for a table this process has just committed to, or whose version it must pin before
+    reading it (`count_existing`). `history(1)` would read the commit back through a Spark job (0.15-0.7 s, several
+    per stage) to learn a number the log's listing already has. Delta's internal API can change with its version, so
     any failure of this shortcut falls back to `current_version`, which also turns a damaged log into the error."""
     jvm = spark._jvm
     try:
