@@ -44,13 +44,14 @@ def run_annotate(spark, config, force: bool = False) -> StageOutcome:
                      lambda _inputs: annotate(spark, config.warehouse, run_id, params, current), force)
 
 
-def samples_to_annotate(spark, warehouse: str, current: str, grouped: bool = False):
+def samples_to_annotate(spark, warehouse: str, current: str, grouped: bool, new_table: bool):
     """Samples with no annotation for the current fingerprint (incremental: new samples, or changed models); when
-    `grouped`, with every other member of their request groups, keyed by GROUP_KEY."""
+    `grouped`, with every other member of their request groups, keyed by GROUP_KEY. `new_table`: there is no
+    annotations table yet (every sample is pending)."""
     samples = read_table(spark, warehouse, "samples").select("sample_id", "source", "messages", "meta")
     if grouped:
         samples = samples.withColumn(GROUP_KEY, request_group_key())
-    if not table_exists(spark, table_path(warehouse, "annotations")):
+    if new_table:
         return samples
     from pyspark.sql import functions as F
 
@@ -86,7 +87,7 @@ def annotate(spark, warehouse: str, run_id: str, params: AnnotateParams, current
             ship_local_file(spark, str(path))
     grouped = uses_request_groups(params)
     new_table = not table_exists(spark, table_path(warehouse, "annotations"))
-    pending = samples_to_annotate(spark, warehouse, current, grouped)
+    pending = samples_to_annotate(spark, warehouse, current, grouped, new_table)
     total = read_table(spark, warehouse, "samples").count()
     out_schema = spark_schema("annotations")
     if grouped:

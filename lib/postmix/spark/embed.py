@@ -50,9 +50,10 @@ def run_embed(spark, config, force: bool = False) -> StageOutcome:
                      lambda _inputs: embed(spark, config.warehouse, run_id, params, identity), force)
 
 
-def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str):
+def samples_to_embed(spark, warehouse: str, params: EmbedParams, model_fp: str, new_table: bool):
+    """Samples with no current vector of the model; `new_table`: there is no embeddings table yet (all of them)."""
     samples = read_table(spark, warehouse, "samples").select("sample_id", "messages")
-    if not table_exists(spark, table_path(warehouse, "embeddings")):
+    if new_table:
         return samples
     from pyspark.sql import functions as F
 
@@ -69,7 +70,7 @@ def embed(spark, warehouse: str, run_id: str, params: EmbedParams, identity) -> 
     ship_local_file(spark, params.model)
     # No table yet: its version 0 (the empty creation) holds none of the rows, so merge_rows may only insert them.
     new_table = not table_exists(spark, table_path(warehouse, "embeddings"))
-    pending = samples_to_embed(spark, warehouse, params, identity.fingerprint)
+    pending = samples_to_embed(spark, warehouse, params, identity.fingerprint, new_table)
     encoded_by = encoding_groups(pending, params.recipe).persist()
     partitions = max(2, spark.sparkContext.defaultParallelism)
     to_encode = pending.join(encoded_by.select(F.col("encoded_id").alias("sample_id")), "sample_id", "left_semi")
