@@ -100,6 +100,9 @@ def evaluate(data: dict[str, list[dict]]) -> dict:
         human, templated = score(turns[HUMAN_DATASET], HUMAN_DATASET), score(turns[TEMPLATED_DATASET], TEMPLATED_DATASET)
         row["dolly_vs_t0_auc"] = metrics.roc_auc(np.r_[np.ones(len(human)), np.zeros(len(templated))],
                                                  np.r_[human, templated])
+        row["dolly_vs_t0_auc_length_matched"] = metrics.matched_auc(
+            human, templated, metrics.length_bin(reply_chars(turns[HUMAN_DATASET])),
+            metrics.length_bin(reply_chars(turns[TEMPLATED_DATASET])))
         row["hh_pairwise"] = hh_pairwise(data[HH_DATASET], turns[HH_DATASET], score)
         results[scorer_name] = row
     return results
@@ -171,15 +174,19 @@ def markdown(results: dict, speed: dict, counts: dict, ceiling: dict) -> str:
     lines = ["Held-out rows (quality_split.is_held_out): " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
              "AUC: ROC AUC against judged win (win_prob_vs_reference >= 0.5); pairwise: within-prompt pairs of one "
              "good and one bad answer, ties half; Spearman vs win prob; R^2 len: R^2 of the score on log1p(reply "
-             "chars); partial: correlation of score and win prob with log length regressed out of both.", "",
+             "chars); partial: correlation of score and win prob with log length regressed out of both; dolly vs T0 "
+             "AUC, same length: over only the (dolly, T0) pairs whose replies fall in one length bin a factor of two "
+             "wide (floor(log2(chars + 1))), i.e. the separation that reply length cannot explain.", "",
              "| scorer | ae1 AUC | ae1 pairwise | ae1 Spearman | ae2 AUC | ae2 pairwise | ae2 Spearman | "
-             "dolly vs T0 AUC | hh pairwise | ae1 R^2 len / partial | ae2 R^2 len / partial |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "dolly vs T0 AUC | dolly vs T0 AUC, same length | hh pairwise | ae1 R^2 len / partial | "
+             "ae2 R^2 len / partial |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         a1, a2 = r["ae1"], r["ae2"]
         lines.append(f"| {name} | {a1['roc_auc']:.3f} | {a1['pairwise']['accuracy']:.3f} | {a1['spearman']:.3f} | "
                      f"{a2['roc_auc']:.3f} | {a2['pairwise']['accuracy']:.3f} | {a2['spearman']:.3f} | "
-                     f"{r['dolly_vs_t0_auc']:.3f} | {r['hh_pairwise']['accuracy']:.3f} | "
+                     f"{r['dolly_vs_t0_auc']:.3f} | {r['dolly_vs_t0_auc_length_matched']:.3f} | "
+                     f"{r['hh_pairwise']['accuracy']:.3f} | "
                      f"{a1['r2_on_log_length']:.2f} / {a1['partial_corr_given_length']:.3f} | "
                      f"{a2['r2_on_log_length']:.2f} / {a2['partial_corr_given_length']:.3f} |")
     a1, a2 = ceiling["ae1"], ceiling["ae2"]

@@ -44,6 +44,28 @@ def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
     return _r(roc_auc_score(np.asarray(is_positive, dtype=int), scores))
 
 
+def matched_auc(positive_scores: np.ndarray, negative_scores: np.ndarray, positive_keys: np.ndarray,
+                negative_keys: np.ndarray) -> float | None:
+    """ROC AUC over only the (positive, negative) pairs whose keys are equal (ties half): with a reply-length bin as
+    the key, how well a score separates two sets beyond what length alone does. None when no pair matches."""
+    from scipy.stats import rankdata
+
+    pos, neg = np.asarray(positive_scores, dtype=np.float64), np.asarray(negative_scores, dtype=np.float64)
+    pos_keys, neg_keys = np.asarray(positive_keys), np.asarray(negative_keys)
+    wins = pairs = 0.0
+    for key in np.intersect1d(pos_keys, neg_keys):
+        p, n = pos[pos_keys == key], neg[neg_keys == key]
+        ranks = rankdata(np.r_[p, n])  # Mann-Whitney: ties get the mean rank, i.e. count half
+        wins += ranks[:len(p)].sum() - len(p) * (len(p) + 1) / 2
+        pairs += len(p) * len(n)
+    return _r(wins / pairs) if pairs else None
+
+
+def length_bin(chars: np.ndarray) -> np.ndarray:
+    """Reply-length bins a factor of two wide: floor(log2(chars + 1))."""
+    return np.floor(np.log2(np.asarray(chars, dtype=np.float64) + 1.0)).astype(int)
+
+
 def brier(is_positive: np.ndarray, scores: np.ndarray) -> float:
     return _r(np.mean((np.asarray(scores, dtype=np.float64) - np.asarray(is_positive, dtype=np.float64)) ** 2))
 
