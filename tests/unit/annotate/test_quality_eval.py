@@ -1,4 +1,4 @@
-"""Pairwise accuracy against human preferences, and how hh_rlhf pairs are read."""
+"""Pairwise accuracy against human preferences, AUC over length-matched pairs, and how hh_rlhf pairs are read."""
 
 import gzip
 import json
