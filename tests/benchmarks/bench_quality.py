@@ -185,7 +185,7 @@ def markdown(results: dict, speed: dict, counts: dict, ceiling: dict) -> str:
         a1, a2 = r["ae1"], r["ae2"]
         lines.append(f"| {name} | {a1['roc_auc']:.3f} | {a1['pairwise']['accuracy']:.3f} | {a1['spearman']:.3f} | "
                      f"{a2['roc_auc']:.3f} | {a2['pairwise']['accuracy']:.3f} | {a2['spearman']:.3f} | "
-                     f"{r['dolly_vs_t0_auc']:.3f} | {r['dolly_vs_t0_auc_length_matched']:.3f} | "
+                     f"{r['dolly_vs_t0_auc']:.3f} | {_figure(r['dolly_vs_t0_auc_length_matched'])} | "
                      f"{r['hh_pairwise']['accuracy']:.3f} | "
                      f"{a1['r2_on_log_length']:.2f} / {a1['partial_corr_given_length']:.3f} | "
                      f"{a2['r2_on_log_length']:.2f} / {a2['partial_corr_given_length']:.3f} |")
@@ -202,6 +202,11 @@ def markdown(results: dict, speed: dict, counts: dict, ceiling: dict) -> str:
     for label, row in speed.items():
         lines.append(f"| {label} | " + " | ".join(str(v) for v in row.values()) + " |")
     return "\n".join(lines)
+
+
+def _figure(value) -> str:
+    """Three decimals, or n/a where a measure has nothing to count (e.g. no length bin holds both sets)."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def targets(results: dict) -> list[str]:
