@@ -89,6 +89,7 @@ def reply_chars(turns) -> np.ndarray:
 
 def evaluate(data: dict[str, list[dict]]) -> dict:
     turns = {name: turns_of(rows) for name, rows in data.items()}
+    human_bins, templated_bins = (metrics.length_bin(reply_chars(turns[n])) for n in (HUMAN_DATASET, TEMPLATED_DATASET))
     results = {}
     for scorer_name, score in scorers().items():
         row = {}
@@ -100,9 +101,7 @@ def evaluate(data: dict[str, list[dict]]) -> dict:
         human, templated = score(turns[HUMAN_DATASET], HUMAN_DATASET), score(turns[TEMPLATED_DATASET], TEMPLATED_DATASET)
         row["dolly_vs_t0_auc"] = metrics.roc_auc(np.r_[np.ones(len(human)), np.zeros(len(templated))],
                                                  np.r_[human, templated])
-        row["dolly_vs_t0_auc_length_matched"] = metrics.matched_auc(
-            human, templated, metrics.length_bin(reply_chars(turns[HUMAN_DATASET])),
-            metrics.length_bin(reply_chars(turns[TEMPLATED_DATASET])))
+        row["dolly_vs_t0_auc_length_matched"] = metrics.matched_auc(human, templated, human_bins, templated_bins)
         row["hh_pairwise"] = hh_pairwise(data[HH_DATASET], turns[HH_DATASET], score)
         results[scorer_name] = row
     return results

@@ -48,15 +48,13 @@ def matched_auc(positive_scores: np.ndarray, negative_scores: np.ndarray, positi
                 negative_keys: np.ndarray) -> float | None:
     """ROC AUC over only the (positive, negative) pairs whose keys are equal (ties half): with a reply-length bin as
     the key, how well a score separates two sets beyond what length alone does. None when no pair matches."""
-    from scipy.stats import rankdata
-
     pos, neg = np.asarray(positive_scores, dtype=np.float64), np.asarray(negative_scores, dtype=np.float64)
     pos_keys, neg_keys = np.asarray(positive_keys), np.asarray(negative_keys)
     wins = pairs = 0.0
     for key in np.intersect1d(pos_keys, neg_keys):
         p, n = pos[pos_keys == key], neg[neg_keys == key]
-        ranks = rankdata(np.r_[p, n])  # Mann-Whitney: ties get the mean rank, i.e. count half
-        wins += ranks[:len(p)].sum() - len(p) * (len(p) + 1) / 2
+        # one key's AUC is its share of won pairs (ties half); weighted by its pairs, they sum to the matched AUC
+        wins += roc_auc_score(np.r_[np.ones(len(p)), np.zeros(len(n))], np.r_[p, n]) * len(p) * len(n)
         pairs += len(p) * len(n)
     return _r(wins / pairs) if pairs else None
 
