@@ -64,7 +64,7 @@ def scorers() -> dict:
             return out
         return score
 
-    return {"length (reply chars)": lambda turns, _source: np.array([len(last_exchange(t)[1]) for t in turns], float),
+    return {"length (reply chars)": lambda turns, _source: reply_chars(turns),
             f"fastText {fasttext_model.name}": product(fasttext_model),
             f"LightGBM ranker {ranker.name}": product(ranker),
             "ranker, length-controlled": product(ranker, True),
@@ -89,7 +89,9 @@ def reply_chars(turns) -> np.ndarray:
 
 def evaluate(data: dict[str, list[dict]]) -> dict:
     turns = {name: turns_of(rows) for name, rows in data.items()}
-    human_bins, templated_bins = (metrics.length_bin(reply_chars(turns[n])) for n in (HUMAN_DATASET, TEMPLATED_DATASET))
+    # Each dataset's reply lengths once, not once per scorer.
+    chars = {name: reply_chars(turns[name]) for name in (*ALPACA_EVAL_DATASETS, HUMAN_DATASET, TEMPLATED_DATASET)}
+    human_bins, templated_bins = metrics.length_bin(chars[HUMAN_DATASET]), metrics.length_bin(chars[TEMPLATED_DATASET])
     results = {}
     for scorer_name, score in scorers().items():
         row = {}
@@ -97,7 +99,7 @@ def evaluate(data: dict[str, list[dict]]) -> dict:
             s, win = score(turns[name], name), np.array([r["meta"]["win_prob_vs_reference"] for r in data[name]])
             query = np.array([r["meta"]["instruction_index"] for r in data[name]])
             row[SHORT[name]] = {**metrics.score_report(s, win, win >= 0.5, query),
-                                **metrics.length_dependence(s, win, reply_chars(turns[name]))}
+                                **metrics.length_dependence(s, win, chars[name])}
         human, templated = score(turns[HUMAN_DATASET], HUMAN_DATASET), score(turns[TEMPLATED_DATASET], TEMPLATED_DATASET)
         row["dolly_vs_t0_auc"] = metrics.roc_auc(np.r_[np.ones(len(human)), np.zeros(len(templated))],
                                                  np.r_[human, templated])
